@@ -1,0 +1,62 @@
+"""Code tables of the data specification (section 3) that the plans app owns.
+
+Stored values are the specification's English constants and are never translated; labels are.
+`StatusCode` is the whole STATUS_CODE table (3.1); the narrower choices below are the subsets a
+field may hold, with the same stored values, so one table stays the single source of the codes.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class StatusCode(models.TextChoices):
+    """STATUS_CODE (3.1): every status of plans, groups, examinees and connections."""
+
+    READY = "READY", _("Ready")
+    IN_PROGRESS = "IN_PROGRESS", _("In progress")
+    PAUSED = "PAUSED", _("Paused")
+    COMPLETED = "COMPLETED", _("Completed")
+    WAITING = "WAITING", _("Waiting")
+    SUBMITTED = "SUBMITTED", _("Submitted")
+    GIVE_UP = "GIVE_UP", _("Gave up")
+    DISCONNECTED = "DISCONNECTED", _("Disconnected")
+    CONNECTED = "CONNECTED", _("Connected")
+
+
+class ProgressStatus(models.TextChoices):
+    """The STATUS_CODE values a plan or a group moves through (TEST_PROGRESS, GROUP_PROGRESS)."""
+
+    READY = StatusCode.READY.value, StatusCode.READY.label
+    IN_PROGRESS = StatusCode.IN_PROGRESS.value, StatusCode.IN_PROGRESS.label
+    PAUSED = StatusCode.PAUSED.value, StatusCode.PAUSED.label
+    COMPLETED = StatusCode.COMPLETED.value, StatusCode.COMPLETED.label
+
+
+class ExamStatus(models.TextChoices):
+    """The STATUS_CODE values of an examinee's sitting (EXAMINEE_PROGRESS.EXAM_STATUS_CODE)."""
+
+    WAITING = StatusCode.WAITING.value, StatusCode.WAITING.label
+    IN_PROGRESS = StatusCode.IN_PROGRESS.value, StatusCode.IN_PROGRESS.label
+    SUBMITTED = StatusCode.SUBMITTED.value, StatusCode.SUBMITTED.label
+    GIVE_UP = StatusCode.GIVE_UP.value, StatusCode.GIVE_UP.label
+
+
+class ConnectionStatus(models.TextChoices):
+    """The STATUS_CODE values of a person's connection (CONN_STATUS_CODE), kept apart from exam status."""
+
+    CONNECTED = StatusCode.CONNECTED.value, StatusCode.CONNECTED.label
+    DISCONNECTED = StatusCode.DISCONNECTED.value, StatusCode.DISCONNECTED.label
+
+
+class YesNo(models.TextChoices):
+    """The specification's Y/N flags (TEST_STAGE.AUTO_MOVE_YN)."""
+
+    YES = "Y", _("Yes")
+    NO = "N", _("No")
+
+
+class AnswerType(models.TextChoices):
+    """ANSWER_TYPE of ANSWER_DATA (선택형/단답형) and the type of a question (an addition)."""
+
+    MULTIPLE_CHOICE = "MULTIPLE_CHOICE", _("Multiple choice")
+    SHORT_ANSWER = "SHORT_ANSWER", _("Short answer")
