@@ -34,8 +34,12 @@ class SystemStatus(models.Model):
         verbose_name_plural = _("server status")
         ordering = ["server_type", "server_id"]
         constraints = [
-            models.CheckConstraint(condition=Q(server_type__in=ServerType.values), name="%(app_label)s_%(class)s_type_valid"),
-            models.CheckConstraint(condition=Q(status_code__in=ServerStatus.values), name="%(app_label)s_%(class)s_status_valid"),
+            models.CheckConstraint(
+                condition=Q(server_type__in=ServerType.values), name="%(app_label)s_%(class)s_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status_code__in=ServerStatus.values), name="%(app_label)s_%(class)s_status_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(cpu_usage__gte=0, cpu_usage__lte=100, memory_usage__gte=0, memory_usage__lte=100),
                 name="%(app_label)s_%(class)s_percent_range",
@@ -92,9 +96,15 @@ class StdMessage(models.Model):
         verbose_name_plural = _("standard messages")
         ordering = ["message_code"]
         constraints = [
-            models.CheckConstraint(condition=Q(message_type__in=MessageType.values), name="%(app_label)s_%(class)s_type_valid"),
-            models.CheckConstraint(condition=Q(source_type__in=SourceType.values), name="%(app_label)s_%(class)s_source_valid"),
-            models.CheckConstraint(condition=Q(category__in=MessageCategory.values), name="%(app_label)s_%(class)s_category_valid"),
+            models.CheckConstraint(
+                condition=Q(message_type__in=MessageType.values), name="%(app_label)s_%(class)s_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(source_type__in=SourceType.values), name="%(app_label)s_%(class)s_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(category__in=MessageCategory.values), name="%(app_label)s_%(class)s_category_valid"
+            ),
         ]
 
     def __str__(self) -> str:

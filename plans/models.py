@@ -185,12 +185,8 @@ class Supervisor(models.Model):
     """SUPERVISOR (1.4): a proctor of one group; signs in as the linked Django user."""
 
     supervisor_id = models.CharField(_("supervisor ID"), max_length=ID_LENGTH, primary_key=True)
-    group = models.ForeignKey(
-        TestGroup, verbose_name=_("group"), on_delete=models.CASCADE, related_name="supervisors"
-    )
-    plan = models.ForeignKey(
-        TestPlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="supervisors"
-    )
+    group = models.ForeignKey(TestGroup, verbose_name=_("group"), on_delete=models.CASCADE, related_name="supervisors")
+    plan = models.ForeignKey(TestPlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="supervisors")
     supervisor_name = models.CharField(_("supervisor name"), max_length=PERSON_NAME_LENGTH)
     # Addition: the account a supervisor signs in with.
     user = models.OneToOneField(

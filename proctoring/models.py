@@ -18,7 +18,9 @@ class Violation(models.Model):
     may happen in the same second).
     """
 
-    examinee = models.ForeignKey(Examinee, verbose_name=_("examinee"), on_delete=models.CASCADE, related_name="violations")
+    examinee = models.ForeignKey(
+        Examinee, verbose_name=_("examinee"), on_delete=models.CASCADE, related_name="violations"
+    )
     group = models.ForeignKey(TestGroup, verbose_name=_("group"), on_delete=models.CASCADE, related_name="+")
     plan = models.ForeignKey(TestPlan, verbose_name=_("plan"), on_delete=models.CASCADE, related_name="+")
     violation_type_code = models.CharField(_("violation type"), max_length=CODE_LENGTH, choices=ViolationType.choices)
@@ -58,7 +60,10 @@ class SocketSession(models.Model):
     browser_info = models.CharField(_("browser"), max_length=200)
     screen_info = models.CharField(_("screen"), max_length=100)
     session_status = models.CharField(
-        _("session status"), max_length=CODE_LENGTH, choices=SocketStatusCode.choices, default=SocketStatusCode.CONNECTED
+        _("session status"),
+        max_length=CODE_LENGTH,
+        choices=SocketStatusCode.choices,
+        default=SocketStatusCode.CONNECTED,
     )
 
     class Meta:
@@ -86,7 +91,9 @@ class SocketSession(models.Model):
 
 def media_upload_to(instance: "MediaCapture", filename: str) -> str:
     """Files are laid out by plan, group, examinee and type, so an operator can find and purge them."""
-    return f"media/{instance.plan_id}/{instance.group_id}/{instance.examinee_id}/{instance.media_type.lower()}/{filename}"
+    return (
+        f"media/{instance.plan_id}/{instance.group_id}/{instance.examinee_id}/{instance.media_type.lower()}/{filename}"
+    )
 
 
 class MediaCapture(models.Model):
@@ -106,7 +113,9 @@ class MediaCapture(models.Model):
     sha256 = models.CharField(_("SHA-256"), max_length=64)
     captured_at = models.DateTimeField(_("captured at"))
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
-    status = models.CharField(_("status"), max_length=CODE_LENGTH, choices=MediaStatus.choices, default=MediaStatus.QUEUED)
+    status = models.CharField(
+        _("status"), max_length=CODE_LENGTH, choices=MediaStatus.choices, default=MediaStatus.QUEUED
+    )
 
     class Meta:
         db_table = "MEDIA_CAPTURE"
@@ -115,9 +124,15 @@ class MediaCapture(models.Model):
         ordering = ["-captured_at"]
         indexes = [models.Index(fields=["examinee", "media_type", "captured_at"], name="media_examinee_time_idx")]
         constraints = [
-            models.UniqueConstraint(fields=["examinee", "media_type", "sha256"], name="%(app_label)s_%(class)s_unique_content"),
-            models.CheckConstraint(condition=Q(media_type__in=MediaType.values), name="%(app_label)s_%(class)s_type_valid"),
-            models.CheckConstraint(condition=Q(status__in=MediaStatus.values), name="%(app_label)s_%(class)s_status_valid"),
+            models.UniqueConstraint(
+                fields=["examinee", "media_type", "sha256"], name="%(app_label)s_%(class)s_unique_content"
+            ),
+            models.CheckConstraint(
+                condition=Q(media_type__in=MediaType.values), name="%(app_label)s_%(class)s_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=MediaStatus.values), name="%(app_label)s_%(class)s_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -139,7 +139,7 @@ REST_FRAMEWORK = {
 IMPORT_EXPORT_USE_TRANSACTIONS = True
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
-from .integrations.redis import *  # noqa: E402,F403
 from .integrations.celery import *  # noqa: E402,F403
 from .integrations.channels import *  # noqa: E402,F403
+from .integrations.redis import *  # noqa: E402,F403
 from .integrations.storages import *  # noqa: E402,F403

@@ -1,0 +1,1 @@
+"""Writes of the plans app, split by sub-domain: access (credentials), roster (people), lifecycle (states)."""

@@ -1,0 +1,16 @@
+"""Shared fixtures: real PostgreSQL (pytest-django) and the real Redis of REDIS_URL, emptied per test."""
+
+import pytest
+
+pytest_plugins = ["tests.plans.fixtures"]
+
+
+@pytest.fixture
+def redis_conn():
+    """The process-wide Redis client, on a database emptied before and after the test."""
+    from exam_platform.redis import redis_client
+
+    client = redis_client()
+    client.flushdb()
+    yield client
+    client.flushdb()
