@@ -60,3 +60,25 @@ class AnswerType(models.TextChoices):
 
     MULTIPLE_CHOICE = "MULTIPLE_CHOICE", _("Multiple choice")
     SHORT_ANSWER = "SHORT_ANSWER", _("Short answer")
+
+
+# Transition tables: the one home of which status may follow which (STYLE 8). Every service that
+# changes a status calls the matching `*_transition_check()` in plans.services.lifecycle first.
+PROGRESS_TRANSITIONS: dict[str, frozenset[str]] = {
+    ProgressStatus.READY: frozenset({ProgressStatus.IN_PROGRESS}),
+    ProgressStatus.IN_PROGRESS: frozenset({ProgressStatus.PAUSED, ProgressStatus.COMPLETED}),
+    ProgressStatus.PAUSED: frozenset({ProgressStatus.IN_PROGRESS, ProgressStatus.COMPLETED}),
+    ProgressStatus.COMPLETED: frozenset(),
+}
+
+EXAM_TRANSITIONS: dict[str, frozenset[str]] = {
+    ExamStatus.WAITING: frozenset({ExamStatus.IN_PROGRESS}),
+    ExamStatus.IN_PROGRESS: frozenset({ExamStatus.SUBMITTED, ExamStatus.GIVE_UP}),
+    ExamStatus.SUBMITTED: frozenset(),
+    ExamStatus.GIVE_UP: frozenset(),
+}
+
+CONNECTION_TRANSITIONS: dict[str, frozenset[str]] = {
+    ConnectionStatus.DISCONNECTED: frozenset({ConnectionStatus.CONNECTED}),
+    ConnectionStatus.CONNECTED: frozenset({ConnectionStatus.DISCONNECTED}),
+}
