@@ -267,6 +267,22 @@ class Msg(MessageSpec, Enum):
         "잘못된 행이 있어 아무것도 가져오지 않았습니다.",
         "Some rows are not valid; nothing was imported.",
     )
+    IMPORT_OPTION_INVALID = (
+        "IMP-003",
+        Type.ERROR,
+        Src.SERVER,
+        Cat.IMPORT,
+        "데이터 생성 옵션이 올바르지 않습니다. 아무것도 만들지 않았습니다.",
+        "The options for creating data are not valid; nothing was created.",
+    )
+    IMPORT_PLAN_EXISTS = (
+        "IMP-004",
+        Type.ERROR,
+        Src.SERVER,
+        Cat.IMPORT,
+        "같은 ID의 시험 계획이 이미 있습니다. 아무것도 만들지 않았습니다.",
+        "An exam plan with this ID already exists; nothing was created.",
+    )
     # System
     SYSTEM_STORE_UNAVAILABLE = (
         "SYS-001",
