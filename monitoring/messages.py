@@ -62,6 +62,14 @@ class Msg(MessageSpec, Enum):
         "접속 코드가 아직 발급되지 않았습니다. 감독관에게 문의하세요.",
         "No access code has been issued yet. Please ask your supervisor.",
     )
+    AUTH_ACCOUNT_CONFLICT = (
+        "AUT-005",
+        Type.ERROR,
+        Src.SERVER,
+        Cat.AUTH,
+        "감독관 로그인 계정을 설정할 수 없습니다. 같은 이름의 다른 계정이나 관리자 계정과 충돌합니다.",
+        "The supervisor's sign-in account cannot be set: it clashes with another account or a staff account.",
+    )
     # Validation of what a client sent
     VALIDATION_MALFORMED = (
         "VAL-001",
