@@ -82,3 +82,30 @@ CONNECTION_TRANSITIONS: dict[str, frozenset[str]] = {
     ConnectionStatus.DISCONNECTED: frozenset({ConnectionStatus.CONNECTED}),
     ConnectionStatus.CONNECTED: frozenset({ConnectionStatus.DISCONNECTED}),
 }
+
+
+class TransitionSubject(models.TextChoices):
+    """Addition: what a STATUS_TRANSITION row is about."""
+
+    PLAN = "PLAN", _("Exam plan")
+    GROUP = "GROUP", _("Exam group")
+    EXAMINEE = "EXAMINEE", _("Examinee")
+    SUPERVISOR = "SUPERVISOR", _("Supervisor")
+
+
+class TransitionAction(models.TextChoices):
+    """Addition: the operation that caused a STATUS_TRANSITION row."""
+
+    START = "START", _("Start")
+    PAUSE = "PAUSE", _("Pause")
+    RESUME = "RESUME", _("Resume")
+    COMPLETE = "COMPLETE", _("Complete")
+    BEGIN = "BEGIN", _("Begin the exam")
+    STAGE_MOVE = "STAGE_MOVE", _("Move to the next stage")
+    SUBMIT = "SUBMIT", _("Submit")
+    AUTO_SUBMIT = "AUTO_SUBMIT", _("Submit at the end of the last stage")
+    FORCE_SUBMIT = "FORCE_SUBMIT", _("Force submit")
+    GIVE_UP = "GIVE_UP", _("Give up")
+    EXTEND = "EXTEND", _("Extra time")
+    CONNECT = "CONNECT", _("Connect")
+    DISCONNECT = "DISCONNECT", _("Disconnect")

@@ -6,12 +6,22 @@ specification lacks but an exam needs (question papers and questions, stage orde
 credentials) are marked "Addition" and listed in docs/data-model.md.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from .choices import AnswerType, ConnectionStatus, ExamStatus, ProgressStatus, YesNo
+from .choices import (
+    AnswerType,
+    ConnectionStatus,
+    ExamStatus,
+    ProgressStatus,
+    TransitionAction,
+    TransitionSubject,
+    YesNo,
+)
 
 ID_LENGTH = 50
 NAME_LENGTH = 200
@@ -249,6 +259,10 @@ class TestProgress(models.Model):
     status_code = models.CharField(
         _("status"), max_length=CODE_LENGTH, choices=ProgressStatus.choices, default=ProgressStatus.READY
     )
+    # Addition: when the plan started, was paused (while PAUSED) and completed (plans.services.lifecycle).
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True, editable=False)
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True, editable=False)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "TEST_PROGRESS"
@@ -268,6 +282,9 @@ class GroupProgress(models.Model):
     """GROUP_PROGRESS (2.2): the live status and head counts of a group; one row per group.
 
     The counters are kept by the transitions themselves (F() updates) and reconciled periodically.
+    Addition: the group's clock. `paused_at` is set exactly while the group is PAUSED (a plan pause
+    pauses its groups, `paused_with_plan` remembers which ones the plan's resume resumes);
+    `paused_total` sums the finished pauses. Examinee deadlines are shifted by each pause on resume.
     """
 
     group = models.OneToOneField(
@@ -282,6 +299,12 @@ class GroupProgress(models.Model):
     submitted_examinee_cnt = models.PositiveIntegerField(_("submitted examinees"), default=0)
     assigned_supervisor_cnt = models.PositiveIntegerField(_("assigned supervisors"), default=0)
     connected_supervisor_cnt = models.PositiveIntegerField(_("connected supervisors"), default=0)
+    # Addition: the group's clock (see the docstring).
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True, editable=False)
+    paused_at = models.DateTimeField(_("paused at"), null=True, blank=True, editable=False)
+    paused_total = models.DurationField(_("total paused time"), default=timedelta(0), editable=False)
+    paused_with_plan = models.BooleanField(_("paused with the plan"), default=False, editable=False)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True, editable=False)
 
     class Meta:
         db_table = "GROUP_PROGRESS"
@@ -297,6 +320,11 @@ class GroupProgress(models.Model):
                 & Q(submitted_examinee_cnt__lte=F("assigned_examinee_cnt"))
                 & Q(connected_supervisor_cnt__lte=F("assigned_supervisor_cnt")),
                 name="%(app_label)s_%(class)s_counts_within_assigned",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status_code=ProgressStatus.PAUSED) & Q(paused_at__isnull=False))
+                | (~Q(status_code=ProgressStatus.PAUSED) & Q(paused_at__isnull=True)),
+                name="%(app_label)s_%(class)s_paused_at_iff_paused",
             ),
         ]
 
@@ -336,7 +364,13 @@ class SupervisorProgress(models.Model):
 
 
 class ExamineeProgress(models.Model):
-    """EXAMINEE_PROGRESS (2.4): an examinee's sitting and connection; one row per examinee."""
+    """EXAMINEE_PROGRESS (2.4): an examinee's sitting and connection; one row per examinee.
+
+    Addition: the examinee's clock in the current stage. `stage_deadline` is the server-owned end
+    of the stage (start + TIME_LIMIT + extra time + the group's pauses, shifted on each resume);
+    NULL before the group starts and after the sitting ended (submitted, gave up, or the schedule
+    ran out). `stage_extra_seconds` is the extra time granted in the current stage.
+    """
 
     examinee = models.OneToOneField(
         Examinee, verbose_name=_("examinee"), on_delete=models.CASCADE, primary_key=True, related_name="progress"
@@ -354,6 +388,10 @@ class ExamineeProgress(models.Model):
     current_stage = models.ForeignKey(
         TestStage, verbose_name=_("current stage"), on_delete=models.PROTECT, related_name="+"
     )
+    # Addition: the clock of the current stage (see the docstring).
+    stage_started_at = models.DateTimeField(_("stage started at"), null=True, blank=True, editable=False)
+    stage_deadline = models.DateTimeField(_("stage deadline"), null=True, blank=True, editable=False)
+    stage_extra_seconds = models.PositiveIntegerField(_("extra time (seconds)"), default=0, editable=False)
 
     class Meta:
         db_table = "EXAMINEE_PROGRESS"
@@ -363,6 +401,12 @@ class ExamineeProgress(models.Model):
         indexes = [
             models.Index(fields=["plan", "group", "exam_status_code"], name="examinee_prog_status_idx"),
             models.Index(fields=["current_stage", "exam_status_code"], name="examinee_prog_stage_idx"),
+            # The deadline sweep asks for "deadline passed" every second: keep that a range scan.
+            models.Index(
+                fields=["stage_deadline"],
+                name="examinee_prog_deadline_idx",
+                condition=Q(stage_deadline__isnull=False),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -376,3 +420,45 @@ class ExamineeProgress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.examinee_id}: {self.exam_status_code}/{self.conn_status_code}"
+
+
+class StatusTransition(models.Model):
+    """Addition: the audit trail of every state change (who, when, from, to) of plans, groups,
+    examinees and supervisors, written by plans.services.lifecycle in the same transaction.
+
+    IDs are plain columns, not foreign keys, so the trail outlives a deleted examinee or plan.
+    `from_value`/`to_value` hold statuses, or stage IDs for a stage move; `seconds` the extra time.
+    """
+
+    occurred_at = models.DateTimeField(_("occurred at"), db_index=True)
+    actor = models.CharField(_("by"), max_length=150)
+    subject_type = models.CharField(_("subject"), max_length=CODE_LENGTH, choices=TransitionSubject.choices)
+    subject_id = models.CharField(_("subject ID"), max_length=ID_LENGTH)
+    plan_id = models.CharField(_("plan ID"), max_length=ID_LENGTH)
+    group_id = models.CharField(_("group ID"), max_length=ID_LENGTH, blank=True, default="")
+    action = models.CharField(_("action"), max_length=CODE_LENGTH, choices=TransitionAction.choices)
+    from_value = models.CharField(_("from"), max_length=ID_LENGTH, blank=True, default="")
+    to_value = models.CharField(_("to"), max_length=ID_LENGTH, blank=True, default="")
+    seconds = models.IntegerField(_("seconds"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True, default="")
+
+    class Meta:
+        db_table = "STATUS_TRANSITION"
+        verbose_name = _("status transition")
+        verbose_name_plural = _("status transitions")
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id", "occurred_at"], name="transition_subject_idx"),
+            models.Index(fields=["plan_id", "group_id", "occurred_at"], name="transition_plan_group_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(subject_type__in=TransitionSubject.values), name="%(app_label)s_%(class)s_subject_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(action__in=TransitionAction.values), name="%(app_label)s_%(class)s_action_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_type} {self.subject_id}: {self.action} {self.from_value} -> {self.to_value}"
