@@ -232,6 +232,22 @@ class Msg(MessageSpec, Enum):
         "시험 계획에 단계(교시)가 없습니다. 먼저 단계를 등록하세요.",
         "The exam plan has no stage yet; add a stage first.",
     )
+    EXAM_NOT_FOUND = (
+        "EXM-007",
+        Type.ERROR,
+        Src.SERVER,
+        Cat.EXAM,
+        "해당 시험 계획, 그룹 또는 수험자를 찾을 수 없습니다.",
+        "No such exam plan, group or examinee.",
+    )
+    EXAM_EXTENSION_INVALID = (
+        "EXM-008",
+        Type.ERROR,
+        Src.SERVER,
+        Cat.EXAM,
+        "추가 시간은 1초 이상 24시간 이하로 입력하세요. 진행 중인 교시에만 줄 수 있습니다.",
+        "Extra time must be between 1 second and 24 hours, and only for a running stage.",
+    )
     # Answers (notices)
     ANSWER_SAVED = ("ANS-001", Type.INFO, Src.SERVER, Cat.ANSWER, "답안이 저장되었습니다.", "The answer was saved.")
     ANSWER_COMMITTED = (
