@@ -188,3 +188,32 @@ class SolvingStats(TrackedAnswerKey):
 
     def __str__(self) -> str:
         return f"{self.examinee_id}/{self.exam_id}"
+
+
+class AnswerDeadLetter(models.Model):
+    """Addition: a queue entry that kept failing to reach the database (seed 000, 5.1 재처리 큐).
+
+    The entry is copied here (and to the dead-letter stream) before it leaves the answer queue, so
+    nothing acknowledged is dropped; an operator fixes the cause and replays it from the admin.
+    """
+
+    stream = models.CharField(_("stream"), max_length=100)
+    entry_id = models.CharField(_("entry ID"), max_length=50)
+    examinee_id = models.CharField(_("examinee ID"), max_length=ID_LENGTH, blank=True)
+    payload = models.JSONField(_("entry"))
+    error = models.TextField(_("last error"))
+    deliveries = models.PositiveIntegerField(_("deliveries"))
+    created_at = models.DateTimeField(_("moved at"), auto_now_add=True)
+    replayed_at = models.DateTimeField(_("replayed at"), null=True, blank=True)
+
+    class Meta:
+        db_table = "ANSWER_DEAD_LETTER"
+        verbose_name = _("answer reprocess entry")
+        verbose_name_plural = _("answer reprocess queue")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "entry_id"], name="%(app_label)s_%(class)s_unique_entry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream} {self.entry_id}"

@@ -12,6 +12,7 @@ from plans.models import GroupProgress, Question, QuestionPaper, TestGroup, Test
 class TestPlanFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = TestPlan
+        skip_postgeneration_save = True
 
     plan_id = factory.Sequence(lambda n: f"PLAN{n:04d}")
     plan_name = factory.Sequence(lambda n: f"모의고사 {n}")
@@ -63,6 +64,7 @@ class TestStageFactory(factory.django.DjangoModelFactory):
 class TestGroupFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = TestGroup
+        skip_postgeneration_save = True
 
     group_id = factory.Sequence(lambda n: f"GROUP{n:04d}")
     plan = factory.SubFactory(TestPlanFactory)

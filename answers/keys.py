@@ -1,0 +1,42 @@
+"""Redis key names of the answer path, in one place (seed 000, 4.2 캐시 데이터 구조).
+
+The hot cache of one examinee's sheet for one paper is a Redis hash at
+`exam:{examId}:test:{testCode}:user:{userId}` whose fields hold the 4.2 structure flattened so
+that a Lua script can check and move one question's version without decoding the whole sheet:
+
+    v:{quizCode}  the highest accepted version            (answers.quizCode.version)
+    a:{quizCode}  JSON {value, version, updated, behavior} (answers.quizCode)
+    h:{quizCode}  SHA-1 of the value, to tell a duplicate from a conflicting write
+    c:{quizCode}  the highest version committed to ANSWER_DATA
+    meta          JSON {lastSync, status, device}          (metadata; metadata.version is `mv`)
+    mv            the sheet's version: how many accepted changes it has seen
+    nav           JSON list of the last navigation moves  (navigation)
+    st            the sheet's state: empty while open, SUBMITTED once submitted
+
+Streams are the durable answer queue (at-least-once, consumer group FLUSH_GROUP); `high` holds
+final submits and saves at a stage deadline, `normal` the routine saves. Media and log streams
+are separate, as in the seed.
+"""
+
+ANSWER_STREAM_HIGH = "stream:answers:high"
+ANSWER_STREAM_NORMAL = "stream:answers:normal"
+ANSWER_STREAMS = (ANSWER_STREAM_HIGH, ANSWER_STREAM_NORMAL)
+ANSWER_DEAD_LETTER_STREAM = "stream:answers:dead"
+MEDIA_STREAM = "stream:media"
+LOG_STREAM = "stream:logs"
+FLUSH_GROUP = "flushers"
+NAVIGATION_KEEP = 100
+
+
+def answer_cache_key(*, exam_id: str, test_code: str, user_id: str) -> str:
+    """The hot-cache key of one examinee's sheet for one paper."""
+    return f"exam:{exam_id}:test:{test_code}:user:{user_id}"
+
+
+def answer_stream_for(priority: str) -> str:
+    return ANSWER_STREAM_HIGH if priority == "high" else ANSWER_STREAM_NORMAL
+
+
+def examinee_channel_group(examinee_id: str) -> str:
+    """The channel-layer group of one examinee's open pages (a doorbell only)."""
+    return f"examinee.{examinee_id}"

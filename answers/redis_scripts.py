@@ -1,0 +1,124 @@
+"""Lua scripts of the answer path: each runs atomically inside Redis, so two tabs or two servers
+can never interleave an older version over a newer one (seed 000, 3.1 "버전 관리").
+"""
+
+from functools import cache
+
+from redis.commands.core import Script
+
+from exam_platform.redis import redis_client
+
+from .keys import NAVIGATION_KEEP
+
+# KEYS[1] cache hash, KEYS[2] stream.
+# ARGV[1] meta JSON, ARGV[2] navigation JSON list (new moves), ARGV[3] stream header JSON,
+# ARGV[4] number of questions, then per question: id, version, value, entry JSON.
+# Returns {stream id or "", result per question}: "A" accepted, "D" duplicate, "S:<v>" stale,
+# or {"CLOSED"} when the sheet was submitted.
+SYNC_APPLY = f"""
+local key = KEYS[1]
+if redis.call('HGET', key, 'st') == 'SUBMITTED' then
+  return {{'CLOSED'}}
+end
+local n = tonumber(ARGV[4])
+local results = {{}}
+local fields = {{'m', ARGV[3]}}
+local accepted = 0
+for i = 0, n - 1 do
+  local base = 5 + i * 4
+  local q = ARGV[base]
+  local v = tonumber(ARGV[base + 1])
+  local digest = redis.sha1hex(ARGV[base + 2])
+  local current = redis.call('HGET', key, 'v:' .. q)
+  if (not current) or v > tonumber(current) then
+    redis.call('HSET', key, 'v:' .. q, v, 'a:' .. q, ARGV[base + 3], 'h:' .. q, digest)
+    fields[#fields + 1] = 'q:' .. q
+    fields[#fields + 1] = ARGV[base + 3]
+    accepted = accepted + 1
+    results[#results + 1] = 'A'
+  elseif v == tonumber(current) and redis.call('HGET', key, 'h:' .. q) == digest then
+    results[#results + 1] = 'D'
+  else
+    results[#results + 1] = 'S:' .. current
+  end
+end
+local stream_id = ''
+if accepted > 0 then
+  redis.call('HINCRBY', key, 'mv', accepted)
+  redis.call('HSET', key, 'meta', ARGV[1])
+  local moves = cjson.decode(ARGV[2])
+  if #moves > 0 then
+    local nav = cjson.decode(redis.call('HGET', key, 'nav') or '[]')
+    for _, move in ipairs(moves) do nav[#nav + 1] = move end
+    while #nav > {NAVIGATION_KEEP} do table.remove(nav, 1) end
+    redis.call('HSET', key, 'nav', cjson.encode(nav))
+  end
+  -- Uncommitted data never expires: the TTL is set again only once everything is committed.
+  redis.call('PERSIST', key)
+  stream_id = redis.call('XADD', KEYS[2], '*', unpack(fields))
+end
+table.insert(results, 1, stream_id)
+return results
+"""
+
+# Sets the hot-window TTL on KEYS[1] only when every question's accepted version (v:) is committed (c:).
+_EXPIRE_WHEN_COMMITTED = """
+local all = redis.call('HGETALL', key)
+local versions, committed = {}, {}
+for i = 1, #all, 2 do
+  local f = all[i]
+  if string.sub(f, 1, 2) == 'v:' then versions[string.sub(f, 3)] = tonumber(all[i + 1]) end
+  if string.sub(f, 1, 2) == 'c:' then committed[string.sub(f, 3)] = tonumber(all[i + 1]) end
+end
+for q, v in pairs(versions) do
+  if (not committed[q]) or committed[q] < v then return 0 end
+end
+redis.call('EXPIRE', key, tonumber(ARGV[1]))
+return 1
+"""
+
+# KEYS[1] cache hash. ARGV[1] TTL seconds, then pairs question id, committed version.
+# Records committed versions and sets the TTL only when every accepted version is committed.
+COMMIT_MARK = (
+    """
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 then return 0 end
+for i = 2, #ARGV, 2 do
+  local q = ARGV[i]
+  local v = tonumber(ARGV[i + 1])
+  local current = redis.call('HGET', key, 'c:' .. q)
+  if (not current) or v > tonumber(current) then
+    redis.call('HSET', key, 'c:' .. q, v)
+  end
+end
+"""
+    + _EXPIRE_WHEN_COMMITTED
+)
+
+# Warm the cache from ANSWER_DATA (recovery after a cache miss or loss). KEYS[1] cache hash.
+# ARGV[1] TTL seconds, then per question: id, version, value, entry JSON. A question is written
+# only where the cache holds no version or a lower one; the database versions are committed.
+WARM_FROM_DATABASE = (
+    """
+local key = KEYS[1]
+for i = 2, #ARGV, 4 do
+  local q = ARGV[i]
+  local v = tonumber(ARGV[i + 1])
+  local current = redis.call('HGET', key, 'v:' .. q)
+  if (not current) or v > tonumber(current) then
+    redis.call('HSET', key, 'v:' .. q, v, 'a:' .. q, ARGV[i + 3], 'h:' .. q, redis.sha1hex(ARGV[i + 2]))
+  end
+  local done = redis.call('HGET', key, 'c:' .. q)
+  if (not done) or v > tonumber(done) then
+    redis.call('HSET', key, 'c:' .. q, v)
+  end
+end
+"""
+    + _EXPIRE_WHEN_COMMITTED
+)
+
+
+@cache
+def script(source: str) -> Script:
+    """The registered script (EVALSHA, reloaded automatically after a Redis restart)."""
+    return redis_client().register_script(source)

@@ -1,0 +1,1 @@
+"""Writes of the answers app: protocol (parse and validate), sync (Redis), flush (database), recovery."""

@@ -1,0 +1,449 @@
+"""Flushing the answer queue into the database (seed 000, 3.1 step 4 "Redis -> DB").
+
+The Redis Streams are the mailbox; a Celery task only rings the bell (../shared/RELIABILITY.md):
+a lost or repeated task costs latency, never data. One flush:
+
+1. claims entries idle longer than CLAIM_IDLE_MS from any consumer (a dead worker, or this one
+   after a database outage), then reads new entries, high priority first;
+2. writes a batch in one transaction: ANSWER_DATA upsert that never lowers a version,
+   ANSWER_HISTORY insert that ignores a version it already has (so a redelivery adds no row),
+   QUESTION_METADATA (monotonic counters) and SOLVING_STATS (recomputed for the examinees);
+3. only after the commit: XACK, marks the committed versions in the cache (which then may
+   expire), and rings each examinee's doorbell with `answer.committed`.
+
+A batch that the database refuses for its data is retried entry by entry; an entry that fails
+MAX_DELIVERIES times moves to the reprocess (dead-letter) stream and table, with an operator
+alert. A database that does not answer leaves every entry pending; nothing is acknowledged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.utils import DataError, InterfaceError, OperationalError
+from django.utils.dateparse import parse_datetime
+
+from exam_platform.redis import redis_client
+from monitoring.messages import Msg
+
+from ..keys import ANSWER_DEAD_LETTER_STREAM, ANSWER_STREAMS, FLUSH_GROUP, examinee_channel_group
+from ..models import AnswerDeadLetter
+from ..redis_scripts import COMMIT_MARK, script
+from ..selectors import paper_get, plan_question_total
+
+logger = logging.getLogger(__name__)
+
+CLAIM_IDLE_MS = 15_000
+MAX_DELIVERIES = 5
+
+
+class DatabaseUnavailable(Exception):
+    """The database did not answer; every entry of the batch stays pending for a later flush."""
+
+
+@dataclass
+class QueueEntry:
+    """One stream entry: the header of a sync message and its accepted answer changes."""
+
+    stream: str
+    entry_id: str
+    header: dict[str, Any]
+    answers: dict[str, dict[str, Any]]
+    deliveries: int = 1
+
+    @property
+    def examinee_id(self) -> str:
+        return str(self.header.get("examinee", ""))
+
+    @property
+    def cache_key(self) -> str:
+        return f"exam:{self.header['exam']}:test:{self.header['test']}:user:{self.header['user']}"
+
+
+@dataclass
+class FlushResult:
+    read: int = 0
+    committed: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    committed_versions: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def flush_consumer_name() -> str:
+    """This process's consumer name in the flush group (host and pid: a restarted worker is new)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def answer_queue_ensure(client: redis.Redis | None = None) -> None:
+    """Create the consumer group of every answer stream (again after Redis lost its data: NOGROUP)."""
+    client = client or redis_client()
+    for stream in (*ANSWER_STREAMS,):
+        try:
+            client.xgroup_create(stream, FLUSH_GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+
+def _decode(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def _parse_entry(stream: str, entry_id: bytes | str, fields: dict) -> QueueEntry:
+    decoded = {_decode(k): _decode(v) for k, v in fields.items()}
+    header = json.loads(decoded.pop("m"))
+    answers = {key[2:]: json.loads(value) for key, value in decoded.items() if key.startswith("q:")}
+    return QueueEntry(stream=stream, entry_id=_decode(entry_id), header=header, answers=answers)
+
+
+def _faultpoint(name: str) -> None:
+    """Test-only hook (../shared/RELIABILITY.md): EXAM_FAULTPOINT=<name> logs a marker and sleeps here."""
+    if os.environ.get("EXAM_FAULTPOINT") == name:
+        logger.warning("FAULTPOINT %s reached pid=%s", name, os.getpid())
+        time.sleep(float(os.environ.get("EXAM_FAULTPOINT_SLEEP", "30")))
+
+
+def _claim(client: redis.Redis, consumer: str, count: int) -> list[QueueEntry]:
+    """Entries idle past CLAIM_IDLE_MS (their consumer died or failed), with their delivery counts."""
+    entries: list[QueueEntry] = []
+    for stream in ANSWER_STREAMS:
+        _next, claimed, *_deleted = client.xautoclaim(
+            stream, FLUSH_GROUP, consumer, min_idle_time=CLAIM_IDLE_MS, start_id="0-0", count=count
+        )
+        if not claimed:
+            continue
+        pending = client.xpending_range(
+            stream, FLUSH_GROUP, min=claimed[0][0], max=claimed[-1][0], count=len(claimed) * 2, consumername=consumer
+        )
+        deliveries = {_decode(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        for entry_id, fields in claimed:
+            if fields is None:
+                continue
+            entry = _parse_entry(stream, entry_id, fields)
+            entry.deliveries = deliveries.get(entry.entry_id, 1)
+            entries.append(entry)
+        if len(entries) >= count:
+            break
+    return entries
+
+
+def _read_new(client: redis.Redis, consumer: str, count: int) -> list[QueueEntry]:
+    entries: list[QueueEntry] = []
+    for stream in ANSWER_STREAMS:  # high priority first
+        if len(entries) >= count:
+            break
+        reply = client.xreadgroup(FLUSH_GROUP, consumer, {stream: ">"}, count=count - len(entries))
+        for _stream, messages in reply or []:
+            entries += [_parse_entry(stream, entry_id, fields) for entry_id, fields in messages]
+    return entries
+
+
+def answer_queue_flush(
+    *, consumer: str | None = None, batch_size: int = 500, max_batches: int = 20, time_budget: float = 20.0
+) -> FlushResult:
+    """Flush up to `max_batches` batches of the answer queue into the database; see the module docstring.
+
+    Raises DatabaseUnavailable when the database does not answer (entries stay pending).
+    """
+    client = redis_client()
+    consumer = consumer or flush_consumer_name()
+    result = FlushResult()
+    started = time.monotonic()
+    try:
+        entries = _claim(client, consumer, batch_size)
+    except redis.ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        answer_queue_ensure(client)
+        entries = []
+    for _ in range(max_batches):
+        if not entries:
+            try:
+                entries = _read_new(client, consumer, batch_size)
+            except redis.ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                answer_queue_ensure(client)
+                entries = _read_new(client, consumer, batch_size)
+        if not entries:
+            break
+        result.read += len(entries)
+        result.batches += 1
+        _flush_batch(client, entries, result)
+        entries = []
+        if time.monotonic() - started > time_budget:
+            break
+    return result
+
+
+def _flush_batch(client: redis.Redis, entries: list[QueueEntry], result: FlushResult) -> None:
+    poisoned = [entry for entry in entries if entry.deliveries > MAX_DELIVERIES]
+    for entry in poisoned:
+        _dead_letter(client, entry, error=f"failed {entry.deliveries - 1} times")
+        result.dead_lettered += 1
+    entries = [entry for entry in entries if entry.deliveries <= MAX_DELIVERIES]
+    if not entries:
+        return
+    try:
+        with transaction.atomic():
+            answer_rows_write(entries)
+        committed = entries
+    except (OperationalError, InterfaceError) as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+    except (IntegrityError, DataError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("flush batch of %d refused (%s); retrying entry by entry", len(entries), exc)
+        committed = []
+        for entry in entries:
+            try:
+                with transaction.atomic():
+                    answer_rows_write([entry])
+                committed.append(entry)
+            except (OperationalError, InterfaceError) as entry_exc:
+                raise DatabaseUnavailable(str(entry_exc)) from entry_exc
+            except (DatabaseError, ValueError, KeyError, TypeError) as entry_exc:
+                # Left pending: it is claimed again after CLAIM_IDLE_MS and dead-lettered after MAX_DELIVERIES.
+                logger.warning("flush entry %s %s refused: %s", entry.stream, entry.entry_id, entry_exc)
+                if entry.deliveries >= MAX_DELIVERIES:
+                    _dead_letter(client, entry, error=str(entry_exc))
+                    result.dead_lettered += 1
+    if committed:
+        _faultpoint("after_db_commit_before_xack")
+        _acknowledge(client, committed, result)
+
+
+def _acknowledge(client: redis.Redis, entries: list[QueueEntry], result: FlushResult) -> None:
+    by_stream: dict[str, list[str]] = {}
+    by_key: dict[str, dict[str, int]] = {}
+    by_examinee: dict[str, dict[str, int]] = {}
+    for entry in entries:
+        by_stream.setdefault(entry.stream, []).append(entry.entry_id)
+        versions = by_key.setdefault(entry.cache_key, {})
+        committed = by_examinee.setdefault(entry.examinee_id, {})
+        for question_id, change in entry.answers.items():
+            versions[question_id] = max(versions.get(question_id, 0), int(change["version"]))
+            committed[question_id] = max(committed.get(question_id, 0), int(change["version"]))
+    pipe = client.pipeline(transaction=False)
+    for stream, ids in by_stream.items():
+        pipe.xack(stream, FLUSH_GROUP, *ids)
+    commit_mark = script(COMMIT_MARK)
+    for cache_key, versions in by_key.items():
+        args: list[Any] = [settings.ANSWER_CACHE_TTL_SECONDS]
+        for question_id, version in versions.items():
+            args += [question_id, version]
+        commit_mark(keys=[cache_key], args=args, client=pipe)
+    pipe.execute()
+    result.committed += len(entries)
+    for examinee_id, versions in by_examinee.items():
+        result.committed_versions.setdefault(examinee_id, {}).update(versions)
+    _ring_committed(by_examinee)
+
+
+def _ring_committed(by_examinee: dict[str, dict[str, int]]) -> None:
+    """Doorbell: tell open pages what is now in the database (they can also learn it from `recover`)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for examinee_id, versions in by_examinee.items():
+        try:
+            async_to_sync(layer.group_send)(
+                examinee_channel_group(examinee_id), {"type": "answer.committed", "versions": versions}
+            )
+        except Exception:  # a doorbell failure never fails a committed flush
+            logger.warning("answer.committed doorbell failed for %s", examinee_id, exc_info=True)
+
+
+def _dead_letter(client: redis.Redis, entry: QueueEntry, *, error: str) -> None:
+    """Copy the entry to the reprocess stream and table, then acknowledge it; alert the operator."""
+    payload = {"header": entry.header, "answers": entry.answers}
+    try:
+        AnswerDeadLetter.objects.get_or_create(
+            stream=entry.stream,
+            entry_id=entry.entry_id,
+            defaults={
+                "examinee_id": entry.examinee_id[:50],
+                "payload": payload,
+                "error": error[:2000],
+                "deliveries": entry.deliveries,
+            },
+        )
+    except (OperationalError, InterfaceError) as exc:
+        raise DatabaseUnavailable(str(exc)) from exc
+    client.xadd(
+        ANSWER_DEAD_LETTER_STREAM,
+        {"source": entry.stream, "id": entry.entry_id, "payload": json.dumps(payload, ensure_ascii=False)},
+    )
+    client.xack(entry.stream, FLUSH_GROUP, entry.entry_id)
+    logger.error(
+        "%s %s: entry %s of %s moved to the reprocess queue after %d deliveries: %s",
+        Msg.ANSWER_DEAD_LETTER.code,
+        Msg.ANSWER_DEAD_LETTER.name,
+        entry.entry_id,
+        entry.examinee_id,
+        entry.deliveries,
+        error,
+    )
+
+
+# --- SQL -------------------------------------------------------------------------------------------
+
+
+def _when(value: str) -> datetime:
+    parsed = parse_datetime(value)
+    if parsed is None:
+        raise ValueError(f"bad time {value!r}")
+    return parsed
+
+
+def _dt(value: datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _greatest() -> tuple[str, str]:
+    return ("GREATEST", "LEAST") if connection.vendor == "postgresql" else ("MAX", "MIN")
+
+
+def _insert(sql_head: str, columns: list[str], rows: list[tuple], tail: str) -> None:
+    if not rows:
+        return
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 200):
+            chunk = rows[start : start + 200]
+            sql = f"{sql_head} ({', '.join(columns)}) VALUES {', '.join([placeholders] * len(chunk))} {tail}"
+            cursor.execute(sql, [value for row in chunk for value in row])
+
+
+def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
+    """Write queue entries to ANSWER_DATA, ANSWER_HISTORY, QUESTION_METADATA and SOLVING_STATS.
+
+    Idempotent: running it twice with the same entries leaves the same rows. Call inside a transaction.
+    """
+    greatest, least = _greatest()
+    latest: dict[tuple[str, str], tuple] = {}
+    history: dict[tuple[str, str, int], tuple] = {}
+    metadata: dict[tuple[str, str], list] = {}
+    examinees: dict[str, tuple[str, str, str, str, int]] = {}
+    for entry in entries:
+        header = entry.header
+        received = _when(header["received"])
+        paper = paper_get(test_code=header["test"])
+        examinee_id, group_id, plan_id = header["examinee"], header["group"], header["plan"]
+        exam_id, user_id = header["exam"], header["user"]
+        examinees[examinee_id] = (group_id, plan_id, exam_id, user_id, int(header.get("focusLost", 0)))
+        for question_id, change in entry.answers.items():
+            rule = paper.rules[question_id]
+            version = int(change["version"])
+            value = change["value"]
+            behavior = change.get("behavior", {})
+            focus = int(behavior.get("focusTime", 0))
+            key = (examinee_id, question_id)
+            row = (examinee_id, group_id, plan_id, exam_id, user_id, question_id, rule.question_type, value,
+                   _dt(received), version)  # fmt: skip
+            if key not in latest or latest[key][-1] < version:
+                latest[key] = row
+            history[(examinee_id, question_id, version)] = (
+                examinee_id, group_id, plan_id, exam_id, user_id, question_id, value, _dt(received), focus, version,
+            )  # fmt: skip
+            counters = [
+                int(behavior.get("visits", 0)),
+                focus,
+                focus,
+                received,
+                received,
+                int(behavior.get("clicks", 0)),
+                int(behavior.get("scrolls", 0)),
+                int(behavior.get("keystrokes", 0)),
+            ]
+            previous = metadata.get(key)
+            if previous is None:
+                metadata[key] = [examinee_id, group_id, plan_id, exam_id, user_id, question_id, *counters]
+            else:
+                for index, value_new in enumerate(counters, start=6):
+                    pick = min if index == 9 else max
+                    previous[index] = pick(previous[index], value_new)
+    _insert(
+        'INSERT INTO "ANSWER_DATA"',
+        ["examinee_id", "group_id", "plan_id", "exam_id", "user_id", "question_id", "answer_type", "answer_value",
+         "last_modified", "version"],
+        list(latest.values()),
+        'ON CONFLICT (examinee_id, question_id) DO UPDATE SET answer_value = EXCLUDED.answer_value, '
+        "answer_type = EXCLUDED.answer_type, last_modified = EXCLUDED.last_modified, version = EXCLUDED.version, "
+        'exam_id = EXCLUDED.exam_id, user_id = EXCLUDED.user_id WHERE "ANSWER_DATA".version < EXCLUDED.version',
+    )  # fmt: skip
+    _insert(
+        'INSERT INTO "ANSWER_HISTORY"',
+        ["examinee_id", "group_id", "plan_id", "exam_id", "user_id", "question_id", "answer_value", "timestamp",
+         "duration", "version"],
+        list(history.values()),
+        "ON CONFLICT (examinee_id, question_id, version) DO NOTHING",
+    )  # fmt: skip
+    metadata_rows = [(*row[:9], _dt(row[9]), _dt(row[10]), *row[11:]) for row in metadata.values()]
+    _insert(
+        'INSERT INTO "QUESTION_METADATA"',
+        ["examinee_id", "group_id", "plan_id", "exam_id", "user_id", "question_id", "visits", "total_duration",
+         "effective_duration", "first_visit", "last_visit", "click_count", "scroll_count", "input_count"],
+        metadata_rows,
+        "ON CONFLICT (examinee_id, question_id) DO UPDATE SET "
+        + ", ".join(
+            f'{column} = {greatest}("QUESTION_METADATA".{column}, EXCLUDED.{column})'
+            for column in ("visits", "total_duration", "effective_duration", "last_visit", "click_count",
+                           "scroll_count", "input_count")
+        )
+        + f', first_visit = {least}("QUESTION_METADATA".first_visit, EXCLUDED.first_visit)',
+    )  # fmt: skip
+    _solving_stats_write(examinees, greatest)
+
+
+def _solving_stats_write(examinees: dict[str, tuple], greatest: str) -> None:
+    """Recompute SOLVING_STATS of the examinees from their ANSWER_DATA and QUESTION_METADATA rows."""
+    if not examinees:
+        return
+    ids = list(examinees)
+    placeholders = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT examinee_id, COUNT(*) FROM "ANSWER_DATA" WHERE examinee_id IN ({placeholders}) '
+            "AND answer_value <> '' GROUP BY examinee_id",
+            ids,
+        )
+        answered = dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT examinee_id, COALESCE(SUM(total_duration), 0), COALESCE(SUM(effective_duration), 0), "
+            "COALESCE(SUM(scroll_count), 0), COALESCE(SUM(click_count), 0) "
+            f'FROM "QUESTION_METADATA" WHERE examinee_id IN ({placeholders}) GROUP BY examinee_id',
+            ids,
+        )
+        sums = {row[0]: row[1:] for row in cursor.fetchall()}
+    rows = []
+    for examinee_id, (group_id, plan_id, exam_id, user_id, focus_lost) in examinees.items():
+        total_questions = plan_question_total(plan_id=plan_id)
+        total, effective, scrolls, clicks = sums.get(examinee_id, (0, 0, 0, 0))
+        rows.append(
+            (examinee_id, group_id, plan_id, exam_id, user_id, total_questions,
+             min(answered.get(examinee_id, 0), total_questions), int(total), int(effective), focus_lost,
+             int(scrolls), int(clicks))
+        )  # fmt: skip
+    _insert(
+        'INSERT INTO "SOLVING_STATS"',
+        ["examinee_id", "group_id", "plan_id", "exam_id", "user_id", "total_questions", "answered_questions",
+         "total_duration", "effective_duration", "focus_lost_count", "page_scrolls", "total_clicks"],
+        rows,
+        "ON CONFLICT (examinee_id, exam_id) DO UPDATE SET total_questions = EXCLUDED.total_questions, "
+        "answered_questions = EXCLUDED.answered_questions, total_duration = EXCLUDED.total_duration, "
+        "effective_duration = EXCLUDED.effective_duration, page_scrolls = EXCLUDED.page_scrolls, "
+        "total_clicks = EXCLUDED.total_clicks, "
+        f'focus_lost_count = {greatest}("SOLVING_STATS".focus_lost_count, EXCLUDED.focus_lost_count)',
+    )  # fmt: skip

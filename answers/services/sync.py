@@ -1,0 +1,195 @@
+"""Applying an examinee's answer changes to the hot cache and the answer queue (seed 000, 3.1 steps 2-3).
+
+One Lua script (answers.redis_scripts.SYNC_APPLY) checks each question's version, writes the
+cache hash (structure 4.2) and appends the accepted changes to the answer stream, atomically;
+only after it returns is `answer.ack` sent. Redis errors (unreachable, out of memory) become a
+coded error and never an ack. Versions only move forward:
+
+- a higher version than the cache holds is accepted;
+- the same version with the same value is a duplicate, acknowledged again, stored once;
+- a lower version, or the same version with another value, is stale: answered with the
+  server's version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import redis
+from django.conf import settings
+
+from exam_platform.redis import redis_async_client
+from monitoring.messages import CodedError, Msg
+
+from ..keys import answer_cache_key, answer_stream_for
+from ..redis_scripts import SYNC_APPLY, script
+from ..selectors import ExamineeContext, paper_get
+from .protocol import SyncMessage
+
+
+@dataclass
+class SyncResult:
+    """What `answer.ack` reports: accepted {q: version}, stale {q: server version}, rejected {q: code}."""
+
+    seq: int
+    accepted: dict[str, int] = field(default_factory=dict)
+    stale: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)
+    stream_id: str = ""
+
+    def as_ack(self) -> dict[str, Any]:
+        return {
+            "type": "answer.ack",
+            "seq": self.seq,
+            "accepted": self.accepted,
+            "stale": self.stale,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass(frozen=True)
+class PreparedSync:
+    """A validated message turned into the script's keys and arguments."""
+
+    result: SyncResult
+    keys: list[str]
+    args: list[str]
+    question_ids: list[str]
+    versions: list[int]
+
+
+def _check_identity_and_window(*, context: ExamineeContext, message: SyncMessage, now: datetime) -> None:
+    if message.user_id != context.examinee_id or message.exam_id != context.plan_id:
+        raise CodedError(Msg.AUTH_FORBIDDEN, detail="examId/userId are not yours")
+    refusal = context.write_refusal(now=now)
+    if refusal is not None:
+        raise CodedError(refusal)
+    if message.test_code != context.test_code:
+        # A paper of a stage the examinee has left (or never had) is closed to writes.
+        raise CodedError(Msg.EXAM_STAGE_CLOSED, detail=f"testCode {message.test_code} is not the current paper")
+
+
+def answer_sync_prepare(*, context: ExamineeContext, message: SyncMessage, now: datetime) -> PreparedSync:
+    """Check ownership, window and each answer against the paper; build the Lua call.
+
+    Raises CodedError for the whole message (identity, window); per-question refusals go to
+    `rejected` with their code and the other questions still apply.
+    """
+    _check_identity_and_window(context=context, message=message, now=now)
+    paper = paper_get(test_code=context.test_code)
+    result = SyncResult(seq=message.seq)
+    received = now.isoformat()
+    behavior = message.behavior
+    behavior_entry = {
+        "focusTime": behavior.focus_time,
+        "editCount": behavior.edit_count,
+        "keystrokes": behavior.keystrokes,
+        "clicks": behavior.clicks,
+        "scrolls": behavior.scrolls,
+        "visits": behavior.visits,
+    }
+    args: list[str] = []
+    question_ids: list[str] = []
+    versions: list[int] = []
+    for change in message.answers:
+        rule = paper.rules.get(change.question_id)
+        refusal = Msg.VALIDATION_UNKNOWN_QUESTION if rule is None else rule.check(change.value)
+        if refusal is not None:
+            result.rejected[change.question_id] = refusal.code
+            continue
+        entry = {
+            "value": change.value,
+            "version": change.version,
+            "updated": change.updated,
+            "received": received,
+            "behavior": behavior_entry,
+        }
+        args += [change.question_id, str(change.version), change.value, json.dumps(entry, ensure_ascii=False)]
+        question_ids.append(change.question_id)
+        versions.append(change.version)
+    meta = {"lastSync": received, "status": message.status, "device": message.device}
+    header = {
+        "examinee": context.examinee_id,
+        "plan": context.plan_id,
+        "group": context.group_id,
+        "exam": message.exam_id,
+        "user": message.user_id,
+        "test": context.test_code,
+        "seq": message.seq,
+        "received": received,
+        "focusLost": behavior.focus_lost,
+        "navigation": list(behavior.navigation),
+    }
+    cache_key = answer_cache_key(exam_id=message.exam_id, test_code=context.test_code, user_id=message.user_id)
+    stream = answer_stream_for(message.priority)
+    return PreparedSync(
+        result=result,
+        keys=[cache_key, stream],
+        args=[
+            json.dumps(meta, ensure_ascii=False),
+            json.dumps(list(behavior.navigation), ensure_ascii=False),
+            json.dumps(header, ensure_ascii=False),
+            str(len(question_ids)),
+            *args,
+        ],
+        question_ids=question_ids,
+        versions=versions,
+    )
+
+
+def _interpret(prepared: PreparedSync, reply: list[Any]) -> SyncResult:
+    result = prepared.result
+    decoded = [item.decode() if isinstance(item, bytes) else str(item) for item in reply]
+    if decoded and decoded[0] == "CLOSED":
+        raise CodedError(Msg.EXAM_ALREADY_SUBMITTED)
+    result.stream_id = decoded[0]
+    for question_id, version, outcome in zip(prepared.question_ids, prepared.versions, decoded[1:], strict=True):
+        if outcome in ("A", "D"):
+            result.accepted[question_id] = version
+        else:
+            result.stale[question_id] = int(outcome.split(":", 1)[1])
+    return result
+
+
+def _redis_failure(exc: redis.RedisError) -> CodedError:
+    if isinstance(exc, redis.ResponseError) and str(exc).startswith("OOM"):
+        return CodedError(Msg.SYSTEM_STORE_FULL)
+    return CodedError(Msg.SYSTEM_STORE_UNAVAILABLE, detail=exc.__class__.__name__)
+
+
+def answer_sync_apply(*, context: ExamineeContext, message: SyncMessage, now: datetime) -> SyncResult:
+    """Apply a validated sync message (blocking client; the HTTP fallback uses this)."""
+    prepared = answer_sync_prepare(context=context, message=message, now=now)
+    if not prepared.question_ids:
+        return prepared.result
+    try:
+        reply = script(SYNC_APPLY)(keys=prepared.keys, args=prepared.args)
+    except redis.RedisError as exc:
+        raise _redis_failure(exc) from exc
+    return _interpret(prepared, reply)
+
+
+_async_scripts: dict[int, Any] = {}
+
+
+async def answer_sync_apply_async(*, context: ExamineeContext, message: SyncMessage, now: datetime) -> SyncResult:
+    """Apply a validated sync message from an event loop (the WebSocket consumer uses this)."""
+    prepared = answer_sync_prepare(context=context, message=message, now=now)
+    if not prepared.question_ids:
+        return prepared.result
+    client = redis_async_client()
+    sync_script = _async_scripts.get(id(client))
+    if sync_script is None:
+        sync_script = _async_scripts[id(client)] = client.register_script(SYNC_APPLY)
+    try:
+        reply = await sync_script(keys=prepared.keys, args=prepared.args)
+    except redis.RedisError as exc:
+        raise _redis_failure(exc) from exc
+    return _interpret(prepared, reply)
+
+
+def answer_cache_ttl() -> int:
+    return settings.ANSWER_CACHE_TTL_SECONDS

@@ -1,0 +1,33 @@
+"""Building protocol messages the way the exam page does (docs/protocol.md)."""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+
+
+def checksum(answers: dict) -> str:
+    canonical = json.dumps(answers, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def sync_message(*, examinee, test_code: str, changes: dict[str, tuple[str, int]], seq: int = 1, **extra) -> dict:
+    """An `answer.sync` message for `changes` {question_id: (value, version)} with a correct checksum."""
+    now = datetime.now(UTC).isoformat()
+    answers = {q: {"value": value, "version": version, "updated": now} for q, (value, version) in changes.items()}
+    message = {
+        "type": "answer.sync",
+        "seq": seq,
+        "examId": examinee.plan_id,
+        "testCode": test_code,
+        "userId": examinee.examinee_id,
+        "timestamp": now,
+        "answers": answers,
+        "metadata": {
+            "device": {"type": "PC", "browser": "Chromium", "os": "Linux"},
+            "behavior": {"focusTime": 12, "editCount": 2, "keystrokes": 9, "navigation": []},
+        },
+        "status": "IN_PROGRESS",
+        "checksum": checksum(answers),
+    }
+    message.update(extra)
+    return message

@@ -1,0 +1,120 @@
+"""The answer path at the service level: sync into Redis, flush into the database, recover."""
+
+import pytest
+from django.utils import timezone
+
+from answers.models import AnswerData, AnswerHistory, QuestionMetadata, SolvingStats
+from answers.selectors import examinee_context_get
+from answers.services.flush import answer_queue_ensure, answer_queue_flush
+from answers.services.protocol import answer_sync_validate
+from answers.services.recovery import answer_recover
+from answers.services.sync import answer_sync_apply
+from monitoring.messages import CodedError, Msg
+from tests.answers.helpers import sync_message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _apply(examinee, test_code, changes, seq=1):
+    message = answer_sync_validate(sync_message(examinee=examinee, test_code=test_code, changes=changes, seq=seq))
+    context = examinee_context_get(examinee_id=examinee.pk)
+    return answer_sync_apply(context=context, message=message, now=timezone.now())
+
+
+def test_accepted_changes_are_flushed_into_every_table(redis_conn, examinee, open_exam, questions):
+    """An accepted change reaches ANSWER_DATA, ANSWER_HISTORY, QUESTION_METADATA and SOLVING_STATS."""
+    # given
+    answer_queue_ensure(redis_conn)
+    q1 = questions[0]
+    result = _apply(examinee, open_exam.test_code_id, {q1.pk: ("2", 1)})
+    assert result.accepted == {q1.pk: 1}
+    # when
+    flushed = answer_queue_flush(consumer="test")
+    # then
+    assert flushed.committed == 1
+    row = AnswerData.objects.get(examinee=examinee, question=q1)
+    assert (row.answer_value, row.version, row.exam_id, row.user_id) == ("2", 1, examinee.plan_id, examinee.pk)
+    assert list(AnswerHistory.objects.values_list("question_id", "version", "answer_value", "duration")) == [
+        (q1.pk, 1, "2", 12)
+    ]
+    meta = QuestionMetadata.objects.get(examinee=examinee, question=q1)
+    assert (meta.total_duration, meta.input_count) == (12, 9)
+    stats = SolvingStats.objects.get(examinee=examinee)
+    assert (stats.total_questions, stats.answered_questions) == (len(questions), 1)
+
+
+def test_versions_only_move_forward(redis_conn, examinee, open_exam, questions):
+    """Duplicates are re-acknowledged without a second row; stale and conflicting versions get the server's."""
+    # given
+    answer_queue_ensure(redis_conn)
+    q1 = questions[0].pk
+    _apply(examinee, open_exam.test_code_id, {q1: ("1", 3)})
+    # when
+    duplicate = _apply(examinee, open_exam.test_code_id, {q1: ("1", 3)}, seq=2)
+    stale = _apply(examinee, open_exam.test_code_id, {q1: ("4", 2)}, seq=3)
+    conflict = _apply(examinee, open_exam.test_code_id, {q1: ("4", 3)}, seq=4)
+    answer_queue_flush(consumer="test")
+    # then
+    assert (duplicate.accepted, duplicate.stale) == ({q1: 3}, {})
+    assert (stale.accepted, stale.stale) == ({}, {q1: 3})
+    assert (conflict.accepted, conflict.stale) == ({}, {q1: 3})
+    assert list(AnswerHistory.objects.values_list("version", "answer_value")) == [(3, "1")]
+    assert AnswerData.objects.get().answer_value == "1"
+
+
+def test_per_question_refusals_keep_the_rest(redis_conn, examinee, open_exam, questions):
+    """An unknown question, an invalid choice and an over-long answer are rejected; the good change applies."""
+    # given
+    answer_queue_ensure(redis_conn)
+    good, short = questions[0].pk, "SA1"
+    # when
+    result = _apply(
+        examinee,
+        open_exam.test_code_id,
+        {good: ("3", 1), "NOPE": ("x", 1), questions[1].pk: ("9", 1), short: ("가" * 21, 1)},
+    )
+    # then
+    assert result.accepted == {good: 1}
+    assert result.rejected == {
+        "NOPE": Msg.VALIDATION_UNKNOWN_QUESTION.code,
+        questions[1].pk: Msg.VALIDATION_INVALID_CHOICE.code,
+        short: Msg.VALIDATION_VALUE_TOO_LONG.code,
+    }
+
+
+def test_another_examinees_user_id_is_forbidden_and_nothing_stored(redis_conn, make_examinees, open_exam, questions):
+    """A message naming another examinee is refused whole; the cache and queue stay empty."""
+    # given
+    me, other = make_examinees(2)
+    message = answer_sync_validate(
+        sync_message(examinee=other, test_code=open_exam.test_code_id, changes={questions[0].pk: ("1", 1)})
+    )
+    # when
+    with pytest.raises(CodedError) as refused:
+        answer_sync_apply(context=examinee_context_get(examinee_id=me.pk), message=message, now=timezone.now())
+    # then
+    assert refused.value.code == Msg.AUTH_FORBIDDEN.code
+    assert redis_conn.dbsize() == 0
+
+
+def test_recover_reads_cache_then_database(redis_conn, examinee, open_exam, questions):
+    """Recovery answers from the cache; after the cache key is deleted, from the database, warming the cache."""
+    # given
+    answer_queue_ensure(redis_conn)
+    q1 = questions[0].pk
+    _apply(examinee, open_exam.test_code_id, {q1: ("2", 5)})
+    answer_queue_flush(consumer="test")
+    context = examinee_context_get(examinee_id=examinee.pk)
+    # when
+    from_cache = answer_recover(context=context, now=timezone.now())
+    redis_conn.delete(f"exam:{examinee.plan_id}:test:{open_exam.test_code_id}:user:{examinee.pk}")
+    from_db = answer_recover(context=context, now=timezone.now())
+    again = answer_recover(context=context, now=timezone.now())
+    # then
+    assert from_cache["source"] == "cache"
+    assert from_cache["answers"][q1]["value"] == "2"
+    assert from_cache["committed"] == {q1: 5}
+    assert from_db["source"] == "database"
+    assert (from_db["answers"][q1]["value"], from_db["answers"][q1]["version"]) == ("2", 5)
+    assert again["source"] == "cache"
+    assert len(from_db["questions"]) == len(questions)
