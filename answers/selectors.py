@@ -113,7 +113,14 @@ class ExamineeContext:
     plan_status: str
     group_status: str
     deadline: datetime | None
+    paper: Paper
     loaded_at: float = field(default_factory=time.monotonic)
+
+    def remaining_seconds(self, *, now: datetime) -> int | None:
+        """Whole seconds left in the current stage (None when the stage has no running clock)."""
+        if self.deadline is None:
+            return None
+        return max(0, int((self.deadline - now).total_seconds()))
 
     def write_refusal(self, *, now: datetime) -> Msg | None:
         """Why this examinee may not write right now, or None when they may."""
@@ -146,6 +153,7 @@ def examinee_context_get(*, examinee_id: str) -> ExamineeContext:
         plan_status=plan_status or ProgressStatus.READY,
         group_status=group_status or ProgressStatus.READY,
         deadline=None,
+        paper=paper_get(test_code=stage.test_code_id) if stage.test_code_id else Paper("", {}, []),
     )
 
 

@@ -1,3 +1,5 @@
 """WebSocket routes of every socket app, gathered in one list."""
 
-websocket_urlpatterns: list = []
+from answers.routing import websocket_urlpatterns as answer_routes
+
+websocket_urlpatterns = [*answer_routes]

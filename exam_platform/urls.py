@@ -15,6 +15,7 @@ admin.site.index_title = _("Operator console")
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health_view, name="health"),
+    path("api/v1/", include("answers.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 if settings.DEBUG:

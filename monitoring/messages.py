@@ -345,6 +345,23 @@ class Msg(MessageSpec, Enum):
     def message_id(self) -> str:
         return self.name
 
+    @property
+    def http_status(self) -> int:
+        """The HTTP status an API answers this message with."""
+        if self.category == Cat.AUTH:
+            return 403 if self.name == "AUTH_FORBIDDEN" else 401
+        if self.name == "SYSTEM_RATE_LIMITED":
+            return 429
+        if self.name in ("SYSTEM_STORE_UNAVAILABLE", "SYSTEM_STORE_FULL"):
+            return 503
+        if self.category == Cat.SYSTEM:
+            return 500
+        if self.category == Cat.EXAM:
+            return 409
+        if self.message_type == Type.INFO:
+            return 200
+        return 400
+
     def text(self, language: str | None = None) -> str:
         """The wording in `language` (default: the active language; Korean unless English)."""
         language = language or translation.get_language() or "ko"

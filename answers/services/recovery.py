@@ -22,7 +22,7 @@ from exam_platform.redis import redis_client, redis_replica_client
 from ..keys import answer_cache_key
 from ..models import AnswerHistory
 from ..redis_scripts import WARM_FROM_DATABASE, script
-from ..selectors import ExamineeContext, answer_data_list, paper_get, question_metadata_list
+from ..selectors import ExamineeContext, answer_data_list, question_metadata_list
 
 
 @dataclass
@@ -57,7 +57,7 @@ def answer_recover(*, context: ExamineeContext, now: datetime) -> dict[str, Any]
     {q: version in ANSWER_DATA}, metadata, navigation, the stage, its testCode, its questions,
     and the source: "cache", "database" or "partial".
     """
-    paper = paper_get(test_code=context.test_code)
+    paper = context.paper
     question_ids = list(paper.rules)
     cache_key = answer_cache_key(exam_id=context.plan_id, test_code=context.test_code, user_id=context.examinee_id)
     cache = _cache_read(cache_key)

@@ -26,7 +26,7 @@ from monitoring.messages import CodedError, Msg
 
 from ..keys import answer_cache_key, answer_stream_for
 from ..redis_scripts import SYNC_APPLY, script
-from ..selectors import ExamineeContext, paper_get
+from ..selectors import ExamineeContext
 from .protocol import SyncMessage
 
 
@@ -79,7 +79,7 @@ def answer_sync_prepare(*, context: ExamineeContext, message: SyncMessage, now: 
     `rejected` with their code and the other questions still apply.
     """
     _check_identity_and_window(context=context, message=message, now=now)
-    paper = paper_get(test_code=context.test_code)
+    paper = context.paper
     result = SyncResult(seq=message.seq)
     received = now.isoformat()
     behavior = message.behavior

@@ -13,16 +13,21 @@ import secrets
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
 from monitoring.messages import CodedError, Msg
 
-from ..models import Examinee
+from ..models import Examinee, Supervisor
 
 # No 0/O, 1/I/L: codes are read aloud and typed from paper.
 ACCESS_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 ACCESS_CODE_LENGTH = 10
+# Supervisor passwords: mixed case and digits without look-alikes, about 70 bits.
+SUPERVISOR_PASSWORD_ALPHABET = "23456789abcdefghijkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ"
+SUPERVISOR_PASSWORD_LENGTH = 12
 
 
 def access_code_generate() -> str:
@@ -78,4 +83,83 @@ def examinee_authenticate(*, plan_id: str, examinee_id: str, access_code: str) -
     examinee = Examinee.objects.filter(pk=examinee_id, plan_id=plan_id).select_related("group", "plan").first()
     if examinee is None or not access_code_matches(examinee=examinee, code=access_code):
         raise CodedError(Msg.AUTH_INVALID_CREDENTIALS)
+    return examinee
+
+
+def supervisor_password_generate() -> str:
+    """A new random supervisor password (letters and digits, so Django's validators accept it)."""
+    while True:
+        password = "".join(secrets.choice(SUPERVISOR_PASSWORD_ALPHABET) for _ in range(SUPERVISOR_PASSWORD_LENGTH))
+        if not password.isdigit():
+            return password
+
+
+@transaction.atomic
+def supervisor_passwords_reset(*, supervisor_ids: Iterable[str]) -> list[tuple[Supervisor, str]]:
+    """Give each supervisor's sign-in user a fresh random password and return them in clear, once.
+
+    Only the password hash is stored, so the caller must hand the passwords out (CSV export) now.
+    A supervisor without a user gets one (username = SUPERVISOR_ID). All or nothing: a user name
+    taken by another account, or a linked staff or superuser account (whose password an operator
+    must not be able to reset from here), refuses the whole batch with AUTH_ACCOUNT_CONFLICT.
+    Returns (supervisor, password) pairs ordered by ID.
+    """
+    User = get_user_model()
+    supervisors = list(
+        Supervisor.objects.select_for_update().filter(pk__in=list(supervisor_ids)).order_by("pk").select_related("user")
+    )
+    privileged = sorted(s.pk for s in supervisors if s.user is not None and (s.user.is_staff or s.user.is_superuser))
+    if privileged:
+        raise CodedError(Msg.AUTH_ACCOUNT_CONFLICT, detail=f"staff account: {', '.join(privileged[:10])}")
+    unlinked = [s for s in supervisors if s.user is None]
+    taken = sorted(User.objects.filter(username__in=[s.pk for s in unlinked]).values_list("username", flat=True))
+    if taken:
+        raise CodedError(Msg.AUTH_ACCOUNT_CONFLICT, detail=f"user name already exists: {', '.join(taken[:10])}")
+    issued: list[tuple[Supervisor, str]] = []
+    for supervisor in supervisors:
+        password = supervisor_password_generate()
+        if supervisor.user is None:
+            supervisor.user = User.objects.create_user(
+                username=supervisor.pk, password=password, first_name=supervisor.supervisor_name[:150]
+            )
+            supervisor.save(update_fields=["user"])
+        else:
+            supervisor.user.set_password(password)
+            supervisor.user.save(update_fields=["password"])
+        issued.append((supervisor, password))
+    return issued
+
+
+TOKEN_SALT = "plans.examinee-token"
+TOKEN_MAX_AGE_SECONDS = 12 * 60 * 60
+
+
+def examinee_token_issue(*, examinee: Examinee) -> str:
+    """A signed, expiring token naming the examinee; it authenticates the WebSocket and the HTTP fallback.
+
+    It carries the time the current access code was issued, so issuing a new code ends every
+    earlier sign-in.
+    """
+    issued = examinee.access_code_issued_at.timestamp() if examinee.access_code_issued_at else 0
+    return signing.dumps(
+        {"e": examinee.examinee_id, "p": examinee.plan_id, "i": issued}, salt=TOKEN_SALT, compress=True
+    )
+
+
+def examinee_token_verify(*, token: str) -> tuple[str, str, float]:
+    """(examinee_id, plan_id, code issue time) of a valid token, or CodedError AUTH_TOKEN_INVALID."""
+    try:
+        payload = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE_SECONDS)
+        return str(payload["e"]), str(payload["p"]), float(payload["i"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        raise CodedError(Msg.AUTH_TOKEN_INVALID) from None
+
+
+def examinee_token_examinee_get(*, token: str) -> Examinee:
+    """The examinee of a token that is valid and not replaced by a newer access code."""
+    examinee_id, plan_id, issued = examinee_token_verify(token=token)
+    examinee = Examinee.objects.filter(pk=examinee_id, plan_id=plan_id).first()
+    current = examinee.access_code_issued_at.timestamp() if examinee and examinee.access_code_issued_at else 0
+    if examinee is None or abs(current - issued) > 0.001:
+        raise CodedError(Msg.AUTH_TOKEN_INVALID)
     return examinee

@@ -31,3 +31,13 @@ def sync_message(*, examinee, test_code: str, changes: dict[str, tuple[str, int]
     }
     message.update(extra)
     return message
+
+
+def stored_answer_state(redis_conn) -> dict:
+    """Every answer key and stream entry in Redis (channel-layer keys are not answer state)."""
+    state = {key.decode(): redis_conn.type(key).decode() for key in redis_conn.keys("exam:*")}
+    for stream in redis_conn.keys("stream:*"):
+        length = redis_conn.xlen(stream)
+        if length:
+            state[stream.decode()] = length
+    return state

@@ -10,7 +10,7 @@ from answers.services.protocol import answer_sync_validate
 from answers.services.recovery import answer_recover
 from answers.services.sync import answer_sync_apply
 from monitoring.messages import CodedError, Msg
-from tests.answers.helpers import sync_message
+from tests.answers.helpers import stored_answer_state, sync_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,7 +94,7 @@ def test_another_examinees_user_id_is_forbidden_and_nothing_stored(redis_conn, m
         answer_sync_apply(context=examinee_context_get(examinee_id=me.pk), message=message, now=timezone.now())
     # then
     assert refused.value.code == Msg.AUTH_FORBIDDEN.code
-    assert redis_conn.dbsize() == 0
+    assert stored_answer_state(redis_conn) == {}
 
 
 def test_recover_reads_cache_then_database(redis_conn, examinee, open_exam, questions):

@@ -1,0 +1,130 @@
+"""The examinee socket on the real ASGI router: one reply per message, coded errors, acks and recovery."""
+
+import json
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from answers.services.flush import answer_queue_ensure, answer_queue_flush
+from exam_platform.asgi import application
+from monitoring.messages import Msg
+from plans.services.access import examinee_access_codes_issue, examinee_token_issue
+from tests.answers.helpers import stored_answer_state, sync_message
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+ORIGIN = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+
+
+@pytest.fixture
+def token(examinee):
+    examinee_access_codes_issue(examinee_ids=[examinee.pk])
+    examinee.refresh_from_db()
+    return examinee_token_issue(examinee=examinee)
+
+
+async def _connect(token):
+    communicator = WebsocketCommunicator(application, f"/ws/exam/?token={token}", headers=ORIGIN)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def test_sync_is_acknowledged_then_committed(redis_conn, examinee, open_exam, questions, token):
+    """answer.sync gets answer.ack once in Redis, then answer.committed after the flush."""
+    # given
+    answer_queue_ensure(redis_conn)
+    communicator = await _connect(token)
+    q1 = questions[0].pk
+    # when
+    await communicator.send_json_to(sync_message(examinee=examinee, test_code=open_exam.test_code_id,
+                                                 changes={q1: ("3", 1)}, seq=7))  # fmt: skip
+    ack = await communicator.receive_json_from(timeout=5)
+    from channels.db import database_sync_to_async
+
+    await database_sync_to_async(answer_queue_flush)(consumer="test")
+    committed = await communicator.receive_json_from(timeout=5)
+    # then
+    assert ack == {"type": "answer.ack", "seq": 7, "accepted": {q1: 1}, "stale": {}, "rejected": {}}
+    assert committed == {"type": "answer.committed", "versions": {q1: 1}}
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ("", Msg.VALIDATION_EMPTY_FRAME.code),
+        ('{"type":', Msg.VALIDATION_MALFORMED.code),
+        ("[" * 5000 + "]" * 5000, Msg.VALIDATION_TOO_DEEP.code),
+        ('{"type": "answer.sync", "seq": NaN}', Msg.VALIDATION_MALFORMED.code),
+        ('{"type": "dance"}', Msg.VALIDATION_UNKNOWN_TYPE.code),
+        ('{"type": "answer.sync", "type": "recover"}', Msg.VALIDATION_DUPLICATE_KEY.code),
+        ("x" * 300_000, Msg.VALIDATION_TOO_LARGE.code),
+        (
+            '{"type": "answer.sync", "seq": 1, "answers": {"Q": {"value": "a", "version": 1}}, "checksum": "00"}',
+            Msg.VALIDATION_SCHEMA.code,
+        ),
+    ],
+)
+async def test_bad_frames_get_a_coded_error_and_the_socket_stays(redis_conn, examinee, open_exam, token, frame, code):
+    """Every bad frame is answered with its code; the next heartbeat is still answered; nothing is stored."""
+    # given
+    communicator = await _connect(token)
+    # when
+    await communicator.send_input({"type": "websocket.receive", "text": frame})
+    reply = await communicator.receive_json_from(timeout=5)
+    await communicator.send_json_to({"type": "heartbeat"})
+    heartbeat = await communicator.receive_json_from(timeout=5)
+    # then
+    assert (reply["type"], reply["code"]) == ("error", code)
+    assert heartbeat["type"] == "heartbeat.ack"
+    assert stored_answer_state(redis_conn) == {}
+    await communicator.disconnect()
+
+
+async def test_binary_frame_gets_a_coded_error(redis_conn, examinee, open_exam, token):
+    """A binary frame is refused with VAL-012, not a silent close."""
+    communicator = await _connect(token)
+    await communicator.send_to(bytes_data=b"\x00\x01")
+    reply = await communicator.receive_json_from(timeout=5)
+    assert reply["code"] == Msg.VALIDATION_BINARY_FRAME.code
+    await communicator.disconnect()
+
+
+async def test_bad_checksum_stores_nothing(redis_conn, examinee, open_exam, questions, token):
+    """A checksum mismatch rejects the whole message with VAL-003 and leaves Redis empty."""
+    # given
+    communicator = await _connect(token)
+    message = sync_message(examinee=examinee, test_code=open_exam.test_code_id, changes={questions[0].pk: ("1", 1)})
+    message["checksum"] = "0" * 64
+    # when
+    await communicator.send_to(text_data=json.dumps(message))
+    reply = await communicator.receive_json_from(timeout=5)
+    # then
+    assert reply["code"] == Msg.VALIDATION_CHECKSUM.code
+    assert stored_answer_state(redis_conn) == {}
+    await communicator.disconnect()
+
+
+async def test_nul_and_lone_surrogate_are_refused_before_the_ack(redis_conn, examinee, open_exam, questions, token):
+    """Text PostgreSQL cannot store is refused with VAL-010, so it is never acknowledged."""
+    communicator = await _connect(token)
+    for bad in ("a\u0000b", "\ud800"):
+        message = sync_message(examinee=examinee, test_code=open_exam.test_code_id, changes={"SA1": ("ok", 1)})
+        message["answers"]["SA1"]["value"] = bad
+        await communicator.send_to(text_data=json.dumps(message))
+        reply = await communicator.receive_json_from(timeout=5)
+        assert reply["code"] == Msg.VALIDATION_BAD_CHARACTER.code
+    assert stored_answer_state(redis_conn) == {}
+    await communicator.disconnect()
+
+
+async def test_invalid_token_gets_a_reason_before_the_close(redis_conn, examinee, open_exam):
+    """A bad token is answered with AUT-002 and close code 4401."""
+    communicator = WebsocketCommunicator(application, "/ws/exam/?token=forged", headers=ORIGIN)
+    connected, _ = await communicator.connect()
+    assert connected
+    reply = await communicator.receive_json_from(timeout=5)
+    closed = await communicator.receive_output(timeout=5)
+    assert reply["code"] == Msg.AUTH_TOKEN_INVALID.code
+    assert closed == {"type": "websocket.close", "code": 4401, "reason": Msg.AUTH_TOKEN_INVALID.code}
