@@ -15,6 +15,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.utils import timezone
@@ -27,6 +28,7 @@ from .selectors import ExamineeContext, examinee_context_get
 from .services.protocol import answer_sync_validate, message_parse
 from .services.recovery import answer_recover
 from .services.sync import answer_sync_apply_async
+from .tasks import answer_queue_flush_task
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,8 @@ class ExamConsumer(AsyncWebsocketConsumer):
         sync = answer_sync_validate(message)
         context = await self._context()
         result = await answer_sync_apply_async(context=context, message=sync, now=timezone.now())
+        if result.needs_early_flush:
+            await sync_to_async(answer_queue_flush_task.apply_async)(priority=9)
         return result.as_ack()
 
     async def handle_recover(self, message: dict[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from .keys import NAVIGATION_KEEP
 # KEYS[1] cache hash, KEYS[2] stream.
 # ARGV[1] meta JSON, ARGV[2] navigation JSON list (new moves), ARGV[3] stream header JSON,
 # ARGV[4] number of questions, then per question: id, version, value, entry JSON.
-# Returns {stream id or "", result per question}: "A" accepted, "D" duplicate, "S:<v>" stale,
-# or {"CLOSED"} when the sheet was submitted.
+# Returns {stream id or "", stream length, result per question}: "A" accepted, "D" duplicate,
+# "S:<v>" stale; or {"CLOSED"} when the sheet was submitted.
 SYNC_APPLY = f"""
 local key = KEYS[1]
 if redis.call('HGET', key, 'st') == 'SUBMITTED' then
@@ -57,6 +57,7 @@ if accepted > 0 then
   redis.call('PERSIST', key)
   stream_id = redis.call('XADD', KEYS[2], '*', unpack(fields))
 end
+table.insert(results, 1, redis.call('XLEN', KEYS[2]))
 table.insert(results, 1, stream_id)
 return results
 """

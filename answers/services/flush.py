@@ -447,3 +447,30 @@ def _solving_stats_write(examinees: dict[str, tuple], greatest: str) -> None:
         "total_clicks = EXCLUDED.total_clicks, "
         f'focus_lost_count = {greatest}("SOLVING_STATS".focus_lost_count, EXCLUDED.focus_lost_count)',
     )  # fmt: skip
+
+
+def answer_queue_trim(client: redis.Redis | None = None) -> int:
+    """Remove acknowledged entries from the answer streams, so memory does not grow with exam length.
+
+    Never trims an unacknowledged entry (../shared/RELIABILITY.md, finding 4): the cut is the
+    oldest pending entry, or just past the group's last delivered entry when nothing is pending;
+    entries not yet delivered have higher ids. Returns how many entries were removed.
+    """
+    client = client or redis_client()
+    removed = 0
+    for stream in ANSWER_STREAMS:
+        try:
+            groups = {_decode(g["name"]): g for g in client.xinfo_groups(stream)}
+        except redis.ResponseError:
+            continue
+        group = groups.get(FLUSH_GROUP)
+        if group is None:
+            continue
+        milliseconds, sequence = _decode(group["last-delivered-id"]).split("-")
+        cut = f"{milliseconds}-{int(sequence) + 1}"  # everything delivered so far is acknowledged
+        if int(group["pending"]):
+            summary = client.xpending(stream, FLUSH_GROUP)
+            cut = _decode(summary["min"])
+        if cut != "0-1":
+            removed += int(client.xtrim(stream, minid=cut, approximate=False))
+    return removed

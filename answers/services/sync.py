@@ -29,6 +29,8 @@ from ..redis_scripts import SYNC_APPLY, script
 from ..selectors import ExamineeContext
 from .protocol import SyncMessage
 
+EARLY_FLUSH_BACKLOG = 5000
+
 
 @dataclass
 class SyncResult:
@@ -39,6 +41,12 @@ class SyncResult:
     stale: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, str] = field(default_factory=dict)
     stream_id: str = ""
+    backlog: int = 0
+
+    @property
+    def needs_early_flush(self) -> bool:
+        """The queue has grown past what the periodic flush drains comfortably: ring the bell now."""
+        return self.backlog >= EARLY_FLUSH_BACKLOG
 
     def as_ack(self) -> dict[str, Any]:
         return {
@@ -146,7 +154,8 @@ def _interpret(prepared: PreparedSync, reply: list[Any]) -> SyncResult:
     if decoded and decoded[0] == "CLOSED":
         raise CodedError(Msg.EXAM_ALREADY_SUBMITTED)
     result.stream_id = decoded[0]
-    for question_id, version, outcome in zip(prepared.question_ids, prepared.versions, decoded[1:], strict=True):
+    result.backlog = int(decoded[1])
+    for question_id, version, outcome in zip(prepared.question_ids, prepared.versions, decoded[2:], strict=True):
         if outcome in ("A", "D"):
             result.accepted[question_id] = version
         else:
