@@ -5,6 +5,8 @@ Stored values are the specification's English constants and are never translated
 field may hold, with the same stored values, so one table stays the single source of the codes.
 """
 
+from typing import NamedTuple
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -62,28 +64,6 @@ class AnswerType(models.TextChoices):
     SHORT_ANSWER = "SHORT_ANSWER", _("Short answer")
 
 
-# Transition tables: the one home of which status may follow which (STYLE 8). Every service that
-# changes a status calls the matching `*_transition_check()` in plans.services.lifecycle first.
-PROGRESS_TRANSITIONS: dict[str, frozenset[str]] = {
-    ProgressStatus.READY: frozenset({ProgressStatus.IN_PROGRESS}),
-    ProgressStatus.IN_PROGRESS: frozenset({ProgressStatus.PAUSED, ProgressStatus.COMPLETED}),
-    ProgressStatus.PAUSED: frozenset({ProgressStatus.IN_PROGRESS, ProgressStatus.COMPLETED}),
-    ProgressStatus.COMPLETED: frozenset(),
-}
-
-EXAM_TRANSITIONS: dict[str, frozenset[str]] = {
-    ExamStatus.WAITING: frozenset({ExamStatus.IN_PROGRESS}),
-    ExamStatus.IN_PROGRESS: frozenset({ExamStatus.SUBMITTED, ExamStatus.GIVE_UP}),
-    ExamStatus.SUBMITTED: frozenset(),
-    ExamStatus.GIVE_UP: frozenset(),
-}
-
-CONNECTION_TRANSITIONS: dict[str, frozenset[str]] = {
-    ConnectionStatus.DISCONNECTED: frozenset({ConnectionStatus.CONNECTED}),
-    ConnectionStatus.CONNECTED: frozenset({ConnectionStatus.DISCONNECTED}),
-}
-
-
 class TransitionSubject(models.TextChoices):
     """Addition: what a STATUS_TRANSITION row is about."""
 
@@ -109,3 +89,39 @@ class TransitionAction(models.TextChoices):
     EXTEND = "EXTEND", _("Extra time")
     CONNECT = "CONNECT", _("Connect")
     DISCONNECT = "DISCONNECT", _("Disconnect")
+
+
+class Transition(NamedTuple):
+    """One legal step of a state machine: the statuses it may start from and the one it leads to."""
+
+    sources: frozenset[str]
+    target: str
+
+
+# Transition tables: the one home of which operation may change which status into which (STYLE 8).
+# Every service that changes a status calls the matching `*_transition_check()` of
+# plans.services.lifecycle with the operation, which refuses any step these tables lack.
+# Plans and groups: READY -> IN_PROGRESS <-> PAUSED -> COMPLETED.
+PROGRESS_TRANSITIONS: dict[str, Transition] = {
+    TransitionAction.START: Transition(frozenset({ProgressStatus.READY}), ProgressStatus.IN_PROGRESS),
+    TransitionAction.PAUSE: Transition(frozenset({ProgressStatus.IN_PROGRESS}), ProgressStatus.PAUSED),
+    TransitionAction.RESUME: Transition(frozenset({ProgressStatus.PAUSED}), ProgressStatus.IN_PROGRESS),
+    TransitionAction.COMPLETE: Transition(
+        frozenset({ProgressStatus.IN_PROGRESS, ProgressStatus.PAUSED}), ProgressStatus.COMPLETED
+    ),
+}
+
+# Examinees: WAITING -> IN_PROGRESS -> SUBMITTED | GIVE_UP.
+EXAM_TRANSITIONS: dict[str, Transition] = {
+    TransitionAction.BEGIN: Transition(frozenset({ExamStatus.WAITING}), ExamStatus.IN_PROGRESS),
+    TransitionAction.SUBMIT: Transition(frozenset({ExamStatus.IN_PROGRESS}), ExamStatus.SUBMITTED),
+    TransitionAction.AUTO_SUBMIT: Transition(frozenset({ExamStatus.IN_PROGRESS}), ExamStatus.SUBMITTED),
+    TransitionAction.FORCE_SUBMIT: Transition(frozenset({ExamStatus.IN_PROGRESS}), ExamStatus.SUBMITTED),
+    TransitionAction.GIVE_UP: Transition(frozenset({ExamStatus.IN_PROGRESS}), ExamStatus.GIVE_UP),
+}
+
+# Connections, apart from the exam status: CONNECTED <-> DISCONNECTED.
+CONNECTION_TRANSITIONS: dict[str, Transition] = {
+    TransitionAction.CONNECT: Transition(frozenset({ConnectionStatus.DISCONNECTED}), ConnectionStatus.CONNECTED),
+    TransitionAction.DISCONNECT: Transition(frozenset({ConnectionStatus.CONNECTED}), ConnectionStatus.DISCONNECTED),
+}
