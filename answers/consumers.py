@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import DatabaseError
 from django.utils import timezone
 
 from monitoring.messages import CodedError, Msg
@@ -33,6 +34,8 @@ from .tasks import answer_queue_flush_task
 logger = logging.getLogger(__name__)
 
 CONTEXT_REFRESH_SECONDS = 2.0
+# How long saves may go on with a context the database could not refresh (a database outage).
+CONTEXT_STALE_LIMIT_SECONDS = 600.0
 RATE_PER_SECOND = 20.0
 RATE_BURST = 60.0
 FLOOD_CLOSE_AFTER = 200
@@ -131,7 +134,15 @@ class ExamConsumer(AsyncWebsocketConsumer):
     async def _context(self, *, force: bool = False) -> ExamineeContext:
         context = self.context
         if force or context is None or time.monotonic() - context.loaded_at > CONTEXT_REFRESH_SECONDS:
-            context = self.context = await database_sync_to_async(examinee_context_get)(examinee_id=self.examinee_id)
+            try:
+                context = self.context = await database_sync_to_async(examinee_context_get)(
+                    examinee_id=self.examinee_id
+                )
+            except DatabaseError:
+                if context is None or time.monotonic() - context.loaded_at > CONTEXT_STALE_LIMIT_SECONDS:
+                    raise CodedError(Msg.SYSTEM_STORE_UNAVAILABLE, detail="database") from None
+                # The database is down: saves keep going to Redis on the context known a moment ago.
+                logger.warning("exam context refresh failed for %s; using the last one", self.examinee_id)
         return context
 
     def _take_token(self) -> bool:
