@@ -106,7 +106,10 @@ def supervisor_passwords_reset(*, supervisor_ids: Iterable[str]) -> list[tuple[S
     """
     User = get_user_model()
     supervisors = list(
-        Supervisor.objects.select_for_update().filter(pk__in=list(supervisor_ids)).order_by("pk").select_related("user")
+        Supervisor.objects.select_for_update(of=("self",))
+        .filter(pk__in=list(supervisor_ids))
+        .order_by("pk")
+        .select_related("user")
     )
     privileged = sorted(s.pk for s in supervisors if s.user is not None and (s.user.is_staff or s.user.is_superuser))
     if privileged:
