@@ -2,7 +2,7 @@
 
 import pytest
 
-pytest_plugins = ["tests.plans.fixtures"]
+pytest_plugins = ["tests.plans.fixtures", "tests.answers.fixtures"]
 
 
 @pytest.fixture

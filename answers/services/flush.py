@@ -3,7 +3,7 @@
 The Redis Streams are the mailbox; a Celery task only rings the bell (../shared/RELIABILITY.md):
 a lost or repeated task costs latency, never data. One flush:
 
-1. claims entries idle longer than CLAIM_IDLE_MS from any consumer (a dead worker, or this one
+1. claims entries idle longer than ANSWER_FLUSH_CLAIM_IDLE_MS from any consumer (a dead worker, or this one
    after a database outage), then reads new entries, high priority first;
 2. writes a batch in one transaction: ANSWER_DATA upsert that never lowers a version,
    ANSWER_HISTORY insert that ignores a version it already has (so a redelivery adds no row),
@@ -12,7 +12,7 @@ a lost or repeated task costs latency, never data. One flush:
    expire), and rings each examinee's doorbell with `answer.committed`.
 
 A batch that the database refuses for its data is retried entry by entry; an entry that fails
-MAX_DELIVERIES times moves to the reprocess (dead-letter) stream and table, with an operator
+ANSWER_FLUSH_MAX_DELIVERIES times moves to the reprocess (dead-letter) stream and table, with an operator
 alert. A database that does not answer leaves every entry pending; nothing is acknowledged.
 """
 
@@ -45,9 +45,6 @@ from ..redis_scripts import COMMIT_MARK, script
 from ..selectors import paper_get, plan_question_total
 
 logger = logging.getLogger(__name__)
-
-CLAIM_IDLE_MS = 15_000
-MAX_DELIVERIES = 5
 
 
 class DatabaseUnavailable(Exception):
@@ -117,11 +114,16 @@ def _faultpoint(name: str) -> None:
 
 
 def _claim(client: redis.Redis, consumer: str, count: int) -> list[QueueEntry]:
-    """Entries idle past CLAIM_IDLE_MS (their consumer died or failed), with their delivery counts."""
+    """Entries idle past ANSWER_FLUSH_CLAIM_IDLE_MS (their consumer died or failed), with their delivery counts."""
     entries: list[QueueEntry] = []
     for stream in ANSWER_STREAMS:
         _next, claimed, *_deleted = client.xautoclaim(
-            stream, FLUSH_GROUP, consumer, min_idle_time=CLAIM_IDLE_MS, start_id="0-0", count=count
+            stream,
+            FLUSH_GROUP,
+            consumer,
+            min_idle_time=settings.ANSWER_FLUSH_CLAIM_IDLE_MS,
+            start_id="0-0",
+            count=count,
         )
         if not claimed:
             continue
@@ -190,11 +192,11 @@ def answer_queue_flush(
 
 
 def _flush_batch(client: redis.Redis, entries: list[QueueEntry], result: FlushResult) -> None:
-    poisoned = [entry for entry in entries if entry.deliveries > MAX_DELIVERIES]
+    poisoned = [entry for entry in entries if entry.deliveries > settings.ANSWER_FLUSH_MAX_DELIVERIES]
     for entry in poisoned:
         _dead_letter(client, entry, error=f"failed {entry.deliveries - 1} times")
         result.dead_lettered += 1
-    entries = [entry for entry in entries if entry.deliveries <= MAX_DELIVERIES]
+    entries = [entry for entry in entries if entry.deliveries <= settings.ANSWER_FLUSH_MAX_DELIVERIES]
     if not entries:
         return
     try:
@@ -214,9 +216,9 @@ def _flush_batch(client: redis.Redis, entries: list[QueueEntry], result: FlushRe
             except (OperationalError, InterfaceError) as entry_exc:
                 raise DatabaseUnavailable(str(entry_exc)) from entry_exc
             except (DatabaseError, ValueError, KeyError, TypeError) as entry_exc:
-                # Left pending: it is claimed again after CLAIM_IDLE_MS and dead-lettered after MAX_DELIVERIES.
+                # Left pending: claimed again after ANSWER_FLUSH_CLAIM_IDLE_MS, dead-lettered after the last delivery.
                 logger.warning("flush entry %s %s refused: %s", entry.stream, entry.entry_id, entry_exc)
-                if entry.deliveries >= MAX_DELIVERIES:
+                if entry.deliveries >= settings.ANSWER_FLUSH_MAX_DELIVERIES:
                     _dead_letter(client, entry, error=str(entry_exc))
                     result.dead_lettered += 1
     if committed:

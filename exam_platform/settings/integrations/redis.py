@@ -18,3 +18,7 @@ REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", default="mymaster")
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=2.0)
 # The seed's hot window: committed cache entries live this long (seconds).
 ANSWER_CACHE_TTL_SECONDS = env.int("ANSWER_CACHE_TTL_SECONDS", default=300)
+# A flush claims queue entries left pending this long by another (dead or stuck) worker.
+ANSWER_FLUSH_CLAIM_IDLE_MS = env.int("ANSWER_FLUSH_CLAIM_IDLE_MS", default=15_000)
+# An entry the database refuses this many times moves to the reprocess (dead-letter) queue.
+ANSWER_FLUSH_MAX_DELIVERIES = env.int("ANSWER_FLUSH_MAX_DELIVERIES", default=5)
