@@ -19,4 +19,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 if settings.DEBUG:
+    # `make run` serves the collected static files itself (daphne serves none); production uses a web server.
+    urlpatterns += static(settings.STATIC_URL, document_root=settings.STATIC_ROOT)
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
