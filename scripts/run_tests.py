@@ -13,6 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Before anything imports exam_platform (whose Celery module defaults to the local settings).
+os.environ["DJANGO_SETTINGS_MODULE"] = "exam_platform.settings.test"
 
 from exam_platform.embedded import port_is_open, postgres_start, redis_start  # noqa: E402
 
@@ -38,7 +40,6 @@ def main() -> int:
                 started.append(redis)
                 os.environ["REDIS_URL"] = redis.url
         print(f"make test: DATABASE_URL={os.environ['DATABASE_URL']} REDIS_URL={os.environ['REDIS_URL']}", flush=True)
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exam_platform.settings.test")
         import pytest
 
         code = int(pytest.main(sys.argv[1:]))
