@@ -859,7 +859,7 @@ class SupervisorAddForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text=_("Leave empty to set one later with the action \u201cSet new passwords (download CSV once)\u201d."),
+        help_text=_("Leave empty to set one later with the action “Set new passwords (download CSV once)”."),
     )
 
     class Meta:

@@ -108,7 +108,7 @@ class RosterReadResult:
 def _decode(data: bytes) -> tuple[str, str]:
     """The text of an upload, or an explanation of why it is not UTF-8 text."""
     if data.startswith(b"PK\x03\x04") or data.startswith(b"\xd0\xcf\x11\xe0"):
-        return "", _("This is an Excel workbook, not a CSV file. In Excel, save it as \u201cCSV UTF-8\u201d.")
+        return "", _("This is an Excel workbook, not a CSV file. In Excel, save it as “CSV UTF-8”.")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -120,7 +120,7 @@ def _decode(data: bytes) -> tuple[str, str]:
             }
         return "", _(
             "The file is not UTF-8: it looks like Korean ANSI (CP949/EUC-KR), which Excel writes for "
-            "\u201cCSV (comma delimited)\u201d. Save it as \u201cCSV UTF-8\u201d instead."
+            "“CSV (comma delimited)”. Save it as “CSV UTF-8” instead."
         )
     # Korean Excel writes a byte-order mark before UTF-8 CSV.
     return text.removeprefix(UTF8_BOM), ""

@@ -350,3 +350,33 @@ def test_supervisor_changelist_stays_within_query_budget(en_client, group, djang
 
     # then
     assert len(response.context["cl"].result_list) == 50
+
+
+def test_access_code_confirmation_is_korean_by_default(admin_client, examinee):
+    """Without a language choice the operator reads the confirmation in Korean; nothing is issued yet."""
+    # given
+    data = {"action": "issue_access_codes", "_selected_action": [examinee.pk]}
+
+    # when
+    response = admin_client.post(reverse(EXAMINEE_CHANGELIST), data)
+
+    # then
+    html = response.content.decode()
+    assert "이 내려받기가 코드를 평문으로 볼 수 있는 유일한 기회입니다." in html
+    assert "예, CSV를 내려받습니다" in html
+    examinee.refresh_from_db()
+    assert examinee.access_code_hash == ""
+
+
+def test_examinee_list_is_korean_by_default_and_english_on_request(admin_client, examinee):
+    """Column titles and filters follow the operator's language: Korean by default, English when asked."""
+    # given
+    url = reverse(EXAMINEE_CHANGELIST)
+
+    # when
+    korean = admin_client.get(url).content.decode()
+    english = admin_client.get(url, headers={"accept-language": "en"}).content.decode()
+
+    # then
+    assert "접속 코드" in korean and "응시 상태" in korean and "CSV 가져오기" in korean
+    assert "Access code" in english and "Exam status" in english and "Import CSV" in english
