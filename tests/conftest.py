@@ -14,3 +14,13 @@ def redis_conn():
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_paper_cache():
+    """Papers are cached in process memory for a minute; tests reuse paper codes, so start each one empty."""
+    from answers import selectors
+
+    selectors._papers.clear()
+    selectors._plan_totals.clear()
+    yield

@@ -7,7 +7,7 @@ from tests.plans.factories import QuestionFactory
 @pytest.fixture
 def open_exam(plan, stage, group):
     """The fixture plan started, with a paper of two multiple-choice and one short-answer question."""
-    QuestionFactory(paper=stage.test_code, question_id="SA1", question_no=90, question_type="SHORT_ANSWER",
+    QuestionFactory(paper=stage.test_code, question_id="SA1", question_no=999, question_type="SHORT_ANSWER",
                     choices=[], max_length=20)  # fmt: skip
     plan_start(plan=plan, actor="test")
     return stage

@@ -21,8 +21,8 @@ def _open_socket(port, token):
     deadline = time.monotonic() + 30
     while True:
         try:
-            return connect(f"ws://127.0.0.1:{port}/ws/exam/?token={token}", origin=f"http://127.0.0.1:{port}",
-                           open_timeout=5)  # fmt: skip
+            url = f"ws://127.0.0.1:{port}/ws/exam/?token={token}"
+            return connect(url, origin=f"http://127.0.0.1:{port}", open_timeout=5)
         except OSError:
             assert time.monotonic() < deadline
             time.sleep(0.2)
@@ -44,8 +44,8 @@ def test_daphne_killed_then_restarted_loses_nothing(private_redis, tmp_path, exa
     q1 = questions[0].pk
     journal = {}
     try:
-        login = httpx.post(f"http://127.0.0.1:{port}/api/v1/examinee/login",
-                           json={"planId": examinee.plan_id, "examineeId": examinee.pk, "accessCode": code})  # fmt: skip
+        credentials = {"planId": examinee.plan_id, "examineeId": examinee.pk, "accessCode": code}
+        login = httpx.post(f"http://127.0.0.1:{port}/api/v1/examinee/login", json=credentials)
         assert login.status_code == 200, login.text
         token = login.json()["token"]
         ws = _open_socket(port, token)
