@@ -172,6 +172,24 @@ def test_seed_demo_if_empty_does_nothing_the_second_time(tmp_path):
     assert str(output) in stdout
 
 
+def test_seed_demo_if_empty_warns_when_the_existing_plan_has_ended(tmp_path):
+    """--if-empty leaves an ended plan alone but says it has ended and how to get a fresh one."""
+    # given
+    seed(tmp_path, groups=1, examinees=2, questions=2, stages=1)
+    TestPlan.objects.filter(pk="DEMO").update(
+        start_datetime=timezone.now() - timedelta(days=2), end_datetime=timezone.now() - timedelta(days=1)
+    )
+    before = database_snapshot()
+
+    # when
+    _, stdout = seed(tmp_path, if_empty=True)
+
+    # then
+    assert database_snapshot() == before
+    assert "Plan DEMO ended at" in stdout
+    assert "seed_demo --force" in stdout
+
+
 def test_seed_demo_if_empty_on_an_empty_database_seeds(tmp_path):
     """--if-empty creates the plan when there is none."""
     # when

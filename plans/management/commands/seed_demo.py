@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from monitoring.messages import CodedError
@@ -45,8 +46,19 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         plan_id: str = options["plan_id"]
         output: Path = options["output"] or default_output()
-        if options["if_empty"] and TestPlan.objects.filter(pk=plan_id).exists():
+        existing = TestPlan.objects.filter(pk=plan_id).first() if options["if_empty"] else None
+        if existing is not None:
             self.stdout.write(_("seed_demo: plan %(plan)s already exists; nothing created.") % {"plan": plan_id})
+            if existing.end_datetime <= timezone.now():
+                self.stdout.write(
+                    self.style.WARNING(
+                        _("Plan %(plan)s ended at %(end)s; run seed_demo --force for a demo that is open now.")
+                        % {
+                            "plan": plan_id,
+                            "end": timezone.localtime(existing.end_datetime).isoformat(timespec="minutes"),
+                        }
+                    )
+                )
             if output.exists():
                 self.stdout.write(_("Credentials: %(path)s") % {"path": output})
             else:
