@@ -356,6 +356,8 @@ class Msg(MessageSpec, Enum):
             return 503
         if self.category == Cat.SYSTEM:
             return 500
+        if self.name == "EXAM_NOT_FOUND":
+            return 404
         if self.category == Cat.EXAM:
             return 409
         if self.message_type == Type.INFO:
