@@ -319,3 +319,25 @@ def test_seed_demo_other_plan_id_and_large_group_spread(tmp_path):
         ("MOCK_2026-G003", 2),
     ]
     assert Examinee.objects.filter(plan_id="MOCK_2026").count() == 7
+
+
+def test_seed_demo_default_papers_of_every_subject_have_distinct_questions(tmp_path):
+    """At the default 10 questions, each of the six subjects' papers has 7 multiple-choice and 3 short-answer
+    questions, none repeated."""
+    # when
+    seed(tmp_path, groups=1, examinees=1, questions=10, stages=6)
+
+    # then
+    assert list(TestStage.objects.order_by("stage_order").values_list("stage_name", "time_limit")) == [
+        ("1교시 국어", 1800),
+        ("2교시 수학", 1800),
+        ("3교시 영어", 1500),
+        ("4교시 한국사", 1200),
+        ("5교시 통합사회", 1200),
+        ("6교시 통합과학", 1200),
+    ]
+    for paper in QuestionPaper.objects.all():
+        questions = list(Question.objects.filter(paper=paper).order_by("question_no"))
+        assert [q.question_type for q in questions] == [AnswerType.MULTIPLE_CHOICE] * 7 + [AnswerType.SHORT_ANSWER] * 3
+        assert len({q.body for q in questions}) == 10
+        assert all(len({choice["label"] for choice in q.choices}) == 5 for q in questions[:7])
