@@ -393,17 +393,6 @@ def demo_credentials_write(*, path: Path, credentials: Sequence[DemoCredential])
     return path
 
 
-def demo_credentials_read(*, path: Path) -> list[DemoCredential]:
-    """The rows of a credentials CSV written by `demo_credentials_write`."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        return [
-            DemoCredential(
-                row["plan_id"], row["group_id"], row["role"], row["login_id"], row["access_code_or_password"]
-            )
-            for row in csv.DictReader(handle)
-        ]
-
-
 def _operator_set(*, password_hash: str) -> None:
     """The demo operator: a superuser named `admin`; an existing `admin` gets the new password."""
     get_user_model().objects.update_or_create(
