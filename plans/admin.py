@@ -64,6 +64,19 @@ from .selectors import (
     usernames_existing_get,
 )
 from .services.access import examinee_access_codes_issue, supervisor_passwords_reset
+from .services.lifecycle import (
+    examinee_force_submit,
+    examinee_time_extend,
+    group_complete,
+    group_pause,
+    group_resume,
+    group_stage_advance,
+    group_start,
+    plan_complete,
+    plan_pause,
+    plan_resume,
+    plan_start,
+)
 from .services.roster import (
     PersonRow,
     examinees_bulk_create,
@@ -188,6 +201,72 @@ def _coded_error_text(error: CodedError) -> str:
     return f"{error.code} {error.message.text()}" + (f" ({error.detail})" if error.detail else "")
 
 
+def _actor(request: HttpRequest) -> str:
+    """Who the audit trail (STATUS_TRANSITION.actor) names for an operator's admin action."""
+    return f"admin:{request.user.get_username()}"
+
+
+def action_confirm_response(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    action: str,
+    title: str,
+    warnings: list[str],
+    form: forms.Form | None = None,
+    submit_label: str = "",
+) -> TemplateResponse:
+    """The intermediate page of an admin action: what will happen, the selection, optional inputs.
+
+    Posting it repeats the action with `confirm=yes` on the same URL, so the list's filters and
+    "select all" carry over.
+    """
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.opts,
+        "action": action,
+        "count": queryset.count(),
+        "sample": list(queryset[:20]),
+        "warnings": warnings,
+        "form": form,
+        "submit_label": submit_label or gettext("Yes, I'm sure"),
+        "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        "select_across": request.POST.get("select_across", "0"),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, "admin/plans/action_confirm.html", context)
+
+
+def run_each(model_admin: admin.ModelAdmin, request: HttpRequest, objects, call, *, done: str) -> None:
+    """Call a lifecycle service for each selected object (one transaction each) and report the outcome.
+
+    A refusal of one object (an illegal transition) does not stop the others; each refusal is
+    shown with its standard message code.
+    """
+    succeeded = []
+    for obj in objects:
+        try:
+            call(obj)
+        except CodedError as exc:
+            model_admin.message_user(request, f"{obj.pk}: {_coded_error_text(exc)}", messages.ERROR)
+        else:
+            succeeded.append(str(obj.pk))
+    if succeeded:
+        model_admin.message_user(request, f"{done}: {', '.join(succeeded)}", messages.SUCCESS)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("reason"), max_length=500, required=False)
+
+
+class ExtraTimeForm(forms.Form):
+    minutes = forms.IntegerField(label=_("extra minutes"), min_value=1, max_value=24 * 60)
+    reason = forms.CharField(label=_("reason"), max_length=500, required=False)
+
+
 # Plans, stages, groups -----------------------------------------------------------------------
 
 
@@ -238,6 +317,66 @@ class TestPlanAdmin(admin.ModelAdmin):
     fields = ("plan_id", "plan_name", "start_datetime", "end_datetime", "progress_status", "links")
     readonly_fields = ("progress_status", "links")
     inlines = (TestStageInline, TestGroupInline)
+
+    actions = ("start_plans", "pause_plans", "resume_plans", "complete_plans")
+
+    @admin.action(description=_("Start the exam"), permissions=["change"])
+    def start_plans(self, request, queryset):
+        run_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda plan: plan_start(plan=plan, actor=_actor(request)),
+            done=gettext("Started"),
+        )
+
+    @admin.action(description=_("Pause the exam"), permissions=["change"])
+    def pause_plans(self, request, queryset):
+        run_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda plan: plan_pause(plan=plan, actor=_actor(request)),
+            done=gettext("Paused"),
+        )
+
+    @admin.action(description=_("Resume the exam"), permissions=["change"])
+    def resume_plans(self, request, queryset):
+        run_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda plan: plan_resume(plan=plan, actor=_actor(request)),
+            done=gettext("Resumed"),
+        )
+
+    @admin.action(description=_("Complete the exam (submits every open sheet)"), permissions=["change"])
+    def complete_plans(self, request, queryset):
+        form = ReasonForm(request.POST if request.POST.get("confirm") == "yes" else None)
+        if not form.is_bound or not form.is_valid():
+            return action_confirm_response(
+                self,
+                request,
+                queryset,
+                action="complete_plans",
+                title=gettext("Complete the exam"),
+                warnings=[
+                    gettext(
+                        "Every group ends now and every examinee still sitting has the sheet submitted. "
+                        "This cannot be undone."
+                    )
+                ],
+                form=form,
+            )
+        reason = form.cleaned_data["reason"]
+        run_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda plan: plan_complete(plan=plan, actor=_actor(request), reason=reason),
+            done=gettext("Completed"),
+        )
+        return None
 
     def get_queryset(self, request):
         return plan_list()
@@ -385,6 +524,76 @@ class TestGroupAdmin(admin.ModelAdmin):
     )
     readonly_fields = ("progress_status", "counters", "examinees_link")
     inlines = (SupervisorInline,)
+
+    actions = ("start_groups", "pause_groups", "resume_groups", "advance_groups", "complete_groups")
+
+    @admin.action(description=_("Start the group (plan already running)"), permissions=["change"])
+    def start_groups(self, request, queryset):
+        run_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda group: group_start(group=group, actor=_actor(request)),
+            done=gettext("Started"),
+        )
+
+    @admin.action(description=_("Pause the group"), permissions=["change"])
+    def pause_groups(self, request, queryset):
+        run_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda group: group_pause(group=group, actor=_actor(request)),
+            done=gettext("Paused"),
+        )
+
+    @admin.action(description=_("Resume the group"), permissions=["change"])
+    def resume_groups(self, request, queryset):
+        run_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda group: group_resume(group=group, actor=_actor(request)),
+            done=gettext("Resumed"),
+        )
+
+    @admin.action(description=_("Move waiting examinees to the next stage"), permissions=["change"])
+    def advance_groups(self, request, queryset):
+        run_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda group: group_stage_advance(group=group, actor=_actor(request)),
+            done=gettext("Moved on"),
+        )
+
+    @admin.action(description=_("Complete the group (submits every open sheet)"), permissions=["change"])
+    def complete_groups(self, request, queryset):
+        form = ReasonForm(request.POST if request.POST.get("confirm") == "yes" else None)
+        if not form.is_bound or not form.is_valid():
+            return action_confirm_response(
+                self,
+                request,
+                queryset,
+                action="complete_groups",
+                title=gettext("Complete the group"),
+                warnings=[
+                    gettext(
+                        "The selected groups end now and every examinee still sitting in them has the sheet submitted. "
+                        "This cannot be undone."
+                    )
+                ],
+                form=form,
+            )
+        reason = form.cleaned_data["reason"]
+        run_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda group: group_complete(group=group, actor=_actor(request), reason=reason),
+            done=gettext("Completed"),
+        )
+        return None
 
     def get_queryset(self, request):
         return group_list()
@@ -656,24 +865,6 @@ class RosterAdmin(ExportMixin, admin.ModelAdmin):
                 perms_needed.add(related_model._meta.verbose_name)
         return deleted, model_count, cascade_only_perms_discard(self.admin_site, perms_needed), []
 
-    def _credentials_confirm(
-        self, request: HttpRequest, queryset: QuerySet, *, action: str, title: str, warnings: list[str]
-    ) -> TemplateResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.opts,
-            "action": action,
-            "count": queryset.count(),
-            "sample": list(queryset[:20]),
-            "warnings": warnings,
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "select_across": request.POST.get("select_across", "0"),
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/plans/roster/credentials_confirm.html", context)
-
     @staticmethod
     def _credentials_download(content: bytes, filename: str) -> HttpResponse:
         response = HttpResponse(content, content_type="text/csv; charset=utf-8")
@@ -729,7 +920,7 @@ class ExamineeAdmin(RosterAdmin):
     search_fields = ("examinee_id", "examinee_name")
     search_help_text = _("Examinee ID or name (part of it).")
     ordering = ("plan_id", "group_id", "examinee_id")
-    actions = ("issue_access_codes",)
+    actions = ("issue_access_codes", "extend_time", "force_submit")
     readonly_fields = (
         "plan",
         "has_access_code",
@@ -791,6 +982,64 @@ class ExamineeAdmin(RosterAdmin):
     def roster_bulk_create(self, rows: list[PersonRow]) -> list[Examinee]:
         return examinees_bulk_create(rows=rows)
 
+    @admin.action(description=_("Give extra time in the current stage"), permissions=["change"])
+    def extend_time(self, request: HttpRequest, queryset: QuerySet[Examinee]) -> HttpResponse | None:
+        """An accommodation: move only the selected examinees' deadlines, recorded with who and why."""
+        form = ExtraTimeForm(request.POST if request.POST.get("confirm") == "yes" else None)
+        if not form.is_bound or not form.is_valid():
+            return action_confirm_response(
+                self,
+                request,
+                queryset,
+                action="extend_time",
+                title=gettext("Give extra time"),
+                warnings=[
+                    gettext("Only the selected examinees' current stage gets longer; everyone else keeps their time.")
+                ],
+                form=form,
+            )
+        seconds = form.cleaned_data["minutes"] * 60
+        reason = form.cleaned_data["reason"]
+        run_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda examinee: examinee_time_extend(
+                examinee_id=examinee.pk, seconds=seconds, actor=_actor(request), reason=reason
+            ),
+            done=gettext("Extra time given"),
+        )
+        return None
+
+    @admin.action(description=_("Submit the sheet now (force submit)"), permissions=["change"])
+    def force_submit(self, request: HttpRequest, queryset: QuerySet[Examinee]) -> HttpResponse | None:
+        """End the selected examinees' sittings now with their answers as they stand."""
+        form = ReasonForm(request.POST if request.POST.get("confirm") == "yes" else None)
+        if not form.is_bound or not form.is_valid():
+            return action_confirm_response(
+                self,
+                request,
+                queryset,
+                action="force_submit",
+                title=gettext("Submit the sheet now"),
+                warnings=[
+                    gettext(
+                        "The selected examinees' sheets are submitted now with their answers as they stand. "
+                        "This cannot be undone."
+                    )
+                ],
+                form=form,
+            )
+        reason = form.cleaned_data["reason"]
+        run_each(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda examinee: examinee_force_submit(examinee_id=examinee.pk, actor=_actor(request), reason=reason),
+            done=gettext("Submitted"),
+        )
+        return None
+
     def save_model(self, request, obj: Examinee, form, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
@@ -821,12 +1070,14 @@ class ExamineeAdmin(RosterAdmin):
                     )
                     % {"count": already}
                 )
-            return self._credentials_confirm(
+            return action_confirm_response(
+                self,
                 request,
                 queryset,
                 action="issue_access_codes",
                 title=gettext("Issue access codes"),
                 warnings=warnings,
+                submit_label=gettext("Yes, download the CSV"),
             )
         with transaction.atomic():
             issued = examinee_access_codes_issue(examinee_ids=queryset.values_list("pk", flat=True))
@@ -992,12 +1243,14 @@ class SupervisorAdmin(RosterAdmin):
                 ),
                 gettext("The previous password of each selected supervisor stops working at once."),
             ]
-            return self._credentials_confirm(
+            return action_confirm_response(
+                self,
                 request,
                 queryset,
                 action="reset_passwords",
                 title=gettext("Set new supervisor passwords"),
                 warnings=warnings,
+                submit_label=gettext("Yes, download the CSV"),
             )
         try:
             with transaction.atomic():
