@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health_view, name="health"),
     path("api/v1/", include("answers.api.urls")),
+    path("api/v1/operator/", include("plans.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
 ]
 if settings.DEBUG:

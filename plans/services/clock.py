@@ -19,7 +19,7 @@ from django.utils import timezone
 from monitoring.messages import CodedError, Msg
 
 from ..choices import ExamStatus, ProgressStatus
-from ..models import ExamineeProgress, TestStage
+from ..models import ExamineeProgress, GroupProgress, TestProgress, TestStage
 
 CLOSED_EXAM_STATUSES = (ExamStatus.SUBMITTED, ExamStatus.GIVE_UP)
 
@@ -192,3 +192,20 @@ def _other_stage_refuse(*, stage_id: str, current_stage_id: str) -> None:
     if stages[stage_id][1] < stages[current_stage_id][1]:
         raise CodedError(Msg.EXAM_STAGE_CLOSED, detail=f"stage {stage_id} is over; now {current_stage_id}")
     raise CodedError(Msg.EXAM_NOT_OPEN, detail=f"stage {stage_id} has not started; now {current_stage_id}")
+
+
+@dataclass(frozen=True)
+class PlanProgressOverview:
+    """A plan's live state for the operator: its TEST_PROGRESS row and every GROUP_PROGRESS row with counts."""
+
+    progress: TestProgress
+    groups: list[GroupProgress]
+
+
+def plan_progress_overview_get(*, plan_id: str) -> PlanProgressOverview:
+    """The plan's status and its groups' statuses and head counts (two queries, no count(*))."""
+    progress = TestProgress.objects.filter(pk=plan_id).first()
+    if progress is None:
+        raise CodedError(Msg.EXAM_NOT_FOUND, detail=f"plan {plan_id}")
+    groups = list(GroupProgress.objects.filter(plan_id=plan_id).select_related("group").order_by("group_id"))
+    return PlanProgressOverview(progress=progress, groups=groups)
