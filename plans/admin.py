@@ -26,6 +26,7 @@ from import_export.formats.base_formats import CSV
 
 from monitoring.messages import CodedError, Msg
 
+from . import resources
 from .models import (
     Examinee,
     ExamineeProgress,
@@ -42,14 +43,15 @@ from .models import (
 )
 from .resources import (
     EXAMINEE_FORMAT,
-    ROSTER_FILE_MAX_BYTES,
     SUPERVISOR_FORMAT,
     ExamineeResource,
     RosterFormat,
+    RosterReadResult,
     SupervisorResource,
     access_codes_csv,
     password_problem,
     roster_csv_read,
+    roster_size_problem,
     roster_value_problem,
     supervisor_passwords_csv,
 )
@@ -766,11 +768,10 @@ class RosterAdmin(ExportMixin, admin.ModelAdmin):
         error_text = ""
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["csv_file"]
-            if upload.size > ROSTER_FILE_MAX_BYTES:
-                data = b"x" * (ROSTER_FILE_MAX_BYTES + 1)  # refused by size, without reading the upload
-            else:
-                data = upload.read()
-            result = roster_csv_read(data=data, roster=self.roster)
+            # An oversized upload is refused without reading it into memory.
+            too_large = roster_size_problem(size=upload.size)
+            result = RosterReadResult(file_error=too_large) if too_large else None
+            result = result or roster_csv_read(data=upload.read(), roster=self.roster)
             if result.is_valid and not form.cleaned_data["check_only"]:
                 try:
                     with transaction.atomic():
@@ -808,7 +809,7 @@ class RosterAdmin(ExportMixin, admin.ModelAdmin):
             "error_message": result.error_code if result is not None else None,
             "columns": self.roster.columns,
             "required_columns": self.roster.required_columns,
-            "max_megabytes": ROSTER_FILE_MAX_BYTES // 2**20,
+            "max_megabytes": resources.ROSTER_FILE_MAX_BYTES // 2**20,
             "checked_ok": bool(result and result.is_valid and form.cleaned_data.get("check_only")),
             "has_view_permission": self.has_view_permission(request),
         }

@@ -197,6 +197,13 @@ def _read_header(header: list[str], roster: RosterFormat) -> tuple[dict[str, int
     return {name: index for index, name in enumerate(names) if name}, ""
 
 
+def roster_size_problem(*, size: int) -> str:
+    """Why an upload of `size` bytes is refused before it is read, or ""."""
+    if size > ROSTER_FILE_MAX_BYTES:
+        return _("The file is larger than %(limit)d MB.") % {"limit": ROSTER_FILE_MAX_BYTES // 2**20}
+    return ""
+
+
 def roster_csv_read(*, data: bytes, roster: RosterFormat) -> RosterReadResult:
     """Check a roster CSV as a whole and turn it into PersonRows for the roster services.
 
@@ -207,9 +214,8 @@ def roster_csv_read(*, data: bytes, roster: RosterFormat) -> RosterReadResult:
     ID repeated in the file or already taken, an unknown group, a plan that does not match the
     group, a plan without stages (examinees start in the first stage), a weak password.
     """
-    result = RosterReadResult()
-    if len(data) > ROSTER_FILE_MAX_BYTES:
-        result.file_error = _("The file is larger than %(limit)d MB.") % {"limit": ROSTER_FILE_MAX_BYTES // 2**20}
+    result = RosterReadResult(file_error=roster_size_problem(size=len(data)))
+    if result.file_error:
         return result
     text, error = _decode(data)
     if error:

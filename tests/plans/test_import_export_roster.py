@@ -415,3 +415,21 @@ def test_export_then_import_round_trips(en_client, make_examinees, group):
         ("EX00002", "수험자2"),
     ]
     assert GroupProgress.objects.get(pk=group.pk).assigned_examinee_cnt == 3
+
+
+def test_examinee_import_refuses_oversized_file_unread(en_client, plan, stage, group, monkeypatch):
+    """An upload over the size limit is refused with IMP-001 before it is parsed; nothing is imported."""
+    # given
+    monkeypatch.setattr("plans.resources.ROSTER_FILE_MAX_BYTES", 2 * 2**20)
+    before = _roster_state()
+    row = f"E001,{group.pk},{plan.pk},김민준\n"
+    content = EXAMINEE_HEADER + "\n" + row * (2 * 2**20 // len(row.encode()) + 1)
+
+    # when
+    response = _upload(en_client, EXAMINEE_IMPORT_URL, content)
+
+    # then
+    html = response.content.decode()
+    assert "IMP-001" in html
+    assert "The file is larger than 2 MB." in html
+    assert _roster_state() == before
