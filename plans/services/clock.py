@@ -5,9 +5,12 @@ The remaining time of the current stage is `stage_deadline - now` while the grou
 `stage_deadline - paused_at` while it is paused (frozen); plans.services.lifecycle keeps the
 deadline (start + TIME_LIMIT + extra time, shifted by each pause on resume).
 
-Two read-only entry points for other apps, with stable names:
+Read-only entry points for other apps, with stable names:
 - `examinee_clock_get(examinee_id)` -> ExamClock, for the page and the heartbeat;
-- `examinee_write_window_check(examinee_id, stage_id)`, the answer path's gate (one query).
+- `examinee_write_window_check(examinee_id, stage_id)`, the answer path's gate (one query);
+- `plan_progress_overview_get(plan_id=...)`, the operator's statuses and live counts.
+A clock that shows a closed AUTO_MOVE 'Y' stage before the beat tick moved the examinee can be
+settled at once with plans.services.lifecycle.examinee_deadlines_enforce.
 """
 
 import math

@@ -632,6 +632,28 @@ def stage_deadlines_enforce(
     return _stage_deadlines_enforce_batches(now=now, group_ids=group_ids, skip_locked=True, batch_size=batch_size)
 
 
+def examinee_deadlines_enforce(*, examinee_id: str, now: datetime | None = None) -> int:
+    """The on-demand check: carry out the due deadlines of this examinee's group now, without
+    waiting for the next beat tick (e.g. on a heartbeat whose clock shows a closed AUTO_MOVE 'Y'
+    stage, or when beat or the workers are down). Cheap when nothing is due: one indexed read.
+    Returns how many examinees moved.
+    """
+    now = now or timezone.now()
+    group_id = (
+        ExamineeProgress.objects.filter(
+            pk=examinee_id,
+            stage_deadline__lte=now,
+            exam_status_code__in=OPEN_EXAM_STATUSES,
+            current_stage__auto_move_yn=YesNo.YES,
+        )
+        .values_list("group_id", flat=True)
+        .first()
+    )
+    if group_id is None:
+        return 0
+    return stage_deadlines_enforce(now=now, group_ids=[group_id])
+
+
 def _stage_deadlines_enforce_batches(
     *, now: datetime, group_ids: Sequence[str] | None, skip_locked: bool, batch_size: int = SWEEP_BATCH_SIZE
 ) -> int:
