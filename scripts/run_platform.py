@@ -2,10 +2,11 @@
 
 Without DATABASE_URL it uses SQLite (settings.local: $EXAM_VAR_DIR/db.sqlite3); without
 REDIS_URL it starts a real Redis-compatible server (exam_platform.embedded, AOF on, noeviction)
-under $EXAM_VAR_DIR/redis and hands its URL to the children. It migrates, collects static files,
-seeds the demo plan once (`seed_demo --if-empty`), then runs daphne, a Celery worker and Celery
-beat. Ctrl-C or SIGTERM stops every process it started and exits 0; a child that dies on its
-own stops the others and makes it exit non-zero.
+under $EXAM_VAR_DIR/redis and hands its URL to the children. It migrates, registers the beat
+schedules (`setup_periodic_tasks`, idempotent), collects static files, seeds the demo plan once
+(`seed_demo --if-empty`), then runs daphne, a Celery worker and Celery beat. Ctrl-C or SIGTERM
+stops every process it started and exits 0; a child that dies on its own stops the others and
+makes it exit non-zero.
 
 Environment: PORT (default 8000), EXAM_VAR_DIR (default ./var), DATABASE_URL, REDIS_URL,
 WEBSOCKET_MAX_MESSAGE_BYTES (default 256 KiB, as in settings), DJANGO_SETTINGS_MODULE (default
@@ -267,6 +268,7 @@ def main() -> int:
         python = sys.executable
         manage = str(ROOT / "manage.py")
         launcher.run_step("migrating the database", [python, manage, "migrate", "--noinput", "-v", "1"])
+        launcher.run_step("registering the beat schedules", [python, manage, "setup_periodic_tasks"])
         launcher.run_step("collecting static files", [python, manage, "collectstatic", "--noinput", "-v", "0"])
         launcher.run_step(
             "seeding the demo exam (once)", [python, manage, "seed_demo", "--if-empty", "--output", str(credentials)]

@@ -105,6 +105,7 @@ def test_make_run_serves_the_demo_and_stops_every_process_on_sigint(platform):
     assert httpx.get(f"{base}/static/admin/css/base.css", timeout=5).status_code == 200
     assert (var_dir / "db.sqlite3").is_file()
     assert (var_dir / "redis").is_dir()
+    assert "[make run] registering the beat schedules" in log.read_text(encoding="utf-8").splitlines()
     with open(var_dir / "demo-credentials.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     roles = [row["role"] for row in rows]
