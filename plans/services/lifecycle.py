@@ -15,8 +15,9 @@ One home for every status change:
 - `stage_deadlines_enforce` moves examinees of AUTO_MOVE 'Y' stages whose deadline passed to the
   next stage (starting at that deadline, so the schedule does not drift when a sweep runs late),
   and submits the sheet after the last stage. The beat task calls it every second and it reads
-  all its state from the database, so it holds after a restart of any process; pause, resume
-  and `group_stage_advance` call it first for their group, so nothing overdue is frozen.
+  all its state from the database, so it holds after a restart of any process; a pause and
+  `group_stage_advance` call it first for their group, so nothing overdue is frozen or released
+  off schedule; `examinee_deadlines_enforce` is the on-demand check for one examinee's group.
 - GROUP_PROGRESS counters move with F() in the same transaction as the examinee's change;
   `group_progress_reconcile` corrects any drift periodically.
 
@@ -812,11 +813,13 @@ def _examinee_begin_locked(
     if group.status_code not in RUNNING_GROUP_STATUSES:
         raise CodedError(Msg.EXAM_NOT_OPEN, detail=f"group {group.pk} is {group.status_code}")
     if progress.stage_started_at is None:
-        # Added to the group after it started: this examinee's first stage starts now.
+        # Added to the group after it started: this examinee's first stage starts now. In a
+        # paused group it counts from the pause, so the resume's shift leaves the whole stage.
         first_stage = plan_first_stage_get(plan_id=progress.plan_id)
+        reference = group.paused_at if group.status_code == ProgressStatus.PAUSED else now
         progress.current_stage = first_stage
         progress.stage_started_at = now
-        progress.stage_deadline = now + timedelta(seconds=first_stage.time_limit)
+        progress.stage_deadline = reference + timedelta(seconds=first_stage.time_limit)
         progress.stage_extra_seconds = 0
     elif progress.stage_deadline is None:
         raise CodedError(Msg.EXAM_STAGE_CLOSED, detail=f"examinee {progress.pk}: the last stage has ended")

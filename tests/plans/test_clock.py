@@ -242,3 +242,16 @@ def test_clock_of_an_unknown_examinee_is_refused(db):
         examinee_clock_get("NOBODY")
     # then
     assert error.value.message is Msg.EXAM_NOT_FOUND
+
+
+def test_examinee_added_during_a_pause_gets_the_whole_stage_after_the_resume(plan, stage, group, make_examinees, t0):
+    """A late examinee who begins while the group is paused has the full TIME_LIMIT when it resumes."""
+    # given
+    plan_start(plan=plan, actor=OPERATOR, now=t0)
+    group_pause(group=group, actor=OPERATOR, now=t0 + timedelta(seconds=100))
+    (late,) = make_examinees(1, prefix="LATE")
+    examinee_connect(examinee_id=late.pk, now=t0 + timedelta(seconds=200))
+    # when
+    group_resume(group=group, actor=OPERATOR, now=t0 + timedelta(seconds=400))
+    # then
+    assert examinee_clock_get(late.pk, now=t0 + timedelta(seconds=400)).remaining_seconds == stage.time_limit
