@@ -26,7 +26,7 @@ from import_export.formats.base_formats import CSV
 
 from monitoring.messages import CodedError, Msg
 
-from . import resources
+from . import resources as roster_resources
 from .models import (
     Examinee,
     ExamineeProgress,
@@ -809,7 +809,7 @@ class RosterAdmin(ExportMixin, admin.ModelAdmin):
             "error_message": result.error_code if result is not None else None,
             "columns": self.roster.columns,
             "required_columns": self.roster.required_columns,
-            "max_megabytes": resources.ROSTER_FILE_MAX_BYTES // 2**20,
+            "max_megabytes": roster_resources.ROSTER_FILE_MAX_BYTES // 2**20,
             "checked_ok": bool(result and result.is_valid and form.cleaned_data.get("check_only")),
             "has_view_permission": self.has_view_permission(request),
         }
