@@ -23,11 +23,20 @@ from django.utils import timezone
 
 from monitoring.messages import CodedError, Msg
 from plans.services.access import examinee_token_examinee_get
+from plans.services.lifecycle import exam_group_channel_name
+from proctoring.choices import UserType
+from proctoring.services import (
+    ClientInfo,
+    socket_session_close,
+    socket_session_heartbeat,
+    socket_session_open,
+)
 
 from .keys import examinee_channel_group
 from .selectors import ExamineeContext, examinee_context_get
 from .services.protocol import answer_sync_validate, message_parse
 from .services.recovery import answer_recover
+from .services.submit import answer_sheet_submit
 from .services.sync import answer_sync_apply_async
 from .tasks import answer_queue_flush_task
 
@@ -36,6 +45,7 @@ logger = logging.getLogger(__name__)
 CONTEXT_REFRESH_SECONDS = 2.0
 # How long saves may go on with a context the database could not refresh (a database outage).
 CONTEXT_STALE_LIMIT_SECONDS = 600.0
+HEARTBEAT_SAVE_SECONDS = 30.0
 RATE_PER_SECOND = 20.0
 RATE_BURST = 60.0
 FLOOD_CLOSE_AFTER = 200
@@ -45,6 +55,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
     """One examinee page's socket."""
 
     examinee_id: str = ""
+    socket_id: str = ""
     context: ExamineeContext | None = None
 
     async def connect(self) -> None:
@@ -55,7 +66,19 @@ class ExamConsumer(AsyncWebsocketConsumer):
             token = session.get("examinee_token", "") if session is not None else ""
         try:
             examinee = await database_sync_to_async(examinee_token_examinee_get)(token=token)
+            socket = await database_sync_to_async(socket_session_open)(
+                user_type=UserType.EXAMINEE,
+                user_id=examinee.examinee_id,
+                plan_id=examinee.plan_id,
+                group_id=examinee.group_id,
+                info=self._client_info(),
+            )
             self.examinee_id = examinee.examinee_id
+            self.socket_id = socket.socket_id
+            # Subscribe first, then read the state: a pause rung in between is not missed.
+            self.groups = [examinee_channel_group(self.examinee_id), exam_group_channel_name(examinee.group_id)]
+            for group in self.groups:
+                await self.channel_layer.group_add(group, self.channel_name)
             self.context = await database_sync_to_async(examinee_context_get)(examinee_id=self.examinee_id)
         except CodedError as error:
             await self._send(error.as_reply())
@@ -64,11 +87,21 @@ class ExamConsumer(AsyncWebsocketConsumer):
         self.tokens = RATE_BURST
         self.refilled = time.monotonic()
         self.refused_in_row = 0
-        await self.channel_layer.group_add(examinee_channel_group(self.examinee_id), self.channel_name)
+        self.heartbeat_saved = time.monotonic()
 
     async def disconnect(self, code: int) -> None:
-        if self.examinee_id:
-            await self.channel_layer.group_discard(examinee_channel_group(self.examinee_id), self.channel_name)
+        for group in getattr(self, "groups", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.socket_id:
+            await database_sync_to_async(socket_session_close)(socket_id=self.socket_id)
+
+    def _client_info(self) -> ClientInfo:
+        headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1") for key, value in self.scope.get("headers", [])
+        }
+        client = self.scope.get("client") or ("", 0)
+        forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
+        return ClientInfo(ip=forwarded or str(client[0]), browser=headers.get("user-agent", "")[:200])
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.examinee_id:
@@ -111,25 +144,59 @@ class ExamConsumer(AsyncWebsocketConsumer):
 
     async def handle_heartbeat(self, message: dict[str, Any]) -> dict[str, Any]:
         context = await self._context()
+        if time.monotonic() - self.heartbeat_saved > HEARTBEAT_SAVE_SECONDS:
+            self.heartbeat_saved = time.monotonic()
+            await database_sync_to_async(socket_session_heartbeat)(socket_id=self.socket_id)
+        now = timezone.now()
         return {
             "type": "heartbeat.ack",
-            "serverTime": timezone.now().isoformat(),
-            "remainingSeconds": context.remaining_seconds(now=timezone.now()),
+            "serverTime": now.isoformat(),
+            "remainingSeconds": context.remaining_seconds(now=now),
+            "deadline": context.deadline.isoformat() if context.deadline else None,
+            "paused": context.paused,
             "examStatus": context.exam_status,
             "stageId": context.stage_id,
+            "testCode": context.test_code,
         }
 
     async def handle_submit(self, message: dict[str, Any]) -> dict[str, Any]:
-        raise CodedError(Msg.VALIDATION_UNKNOWN_TYPE, detail="submit is not available yet")
+        context = await self._context(force=True)
+        return await database_sync_to_async(answer_sheet_submit)(context=context, now=timezone.now())
 
     async def answer_committed(self, event: dict[str, Any]) -> None:
         """Doorbell from the flush: these versions are in the database."""
         await self._send({"type": "answer.committed", "versions": event["versions"]})
 
     async def exam_state(self, event: dict[str, Any]) -> None:
-        """Doorbell from the lifecycle: reload the context and tell the page."""
+        """Doorbell from the lifecycle (pause, resume, start, completion): reload the context, tell the page."""
+        await self._exam_event(event)
+
+    async def exam_clock(self, event: dict[str, Any]) -> None:
+        """Doorbell from the lifecycle (stage move, extra time, submit): reload the context, tell the page."""
+        if event.get("examinee_id") not in (None, self.examinee_id):
+            return
+        await self._exam_event(event)
+
+    async def _exam_event(self, event: dict[str, Any]) -> None:
         self.context = None
-        await self._send({"type": "exam.state", **{k: v for k, v in event.items() if k != "type"}})
+        context = await self._context()
+        now = timezone.now()
+        await self._send(
+            {
+                "type": event["type"],
+                "status": event.get("status", ""),
+                "reason": event.get("reason", ""),
+                "code": event.get("code", ""),
+                "examStatus": context.exam_status,
+                "groupStatus": context.group_status,
+                "paused": context.paused,
+                "stageId": context.stage_id,
+                "testCode": context.test_code,
+                "deadline": context.deadline.isoformat() if context.deadline else None,
+                "remainingSeconds": context.remaining_seconds(now=now),
+                "serverTime": now.isoformat(),
+            }
+        )
 
     async def _context(self, *, force: bool = False) -> ExamineeContext:
         context = self.context

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,7 +12,8 @@ from django.db.models import QuerySet
 
 from monitoring.messages import CodedError, Msg
 from plans.choices import AnswerType, ExamStatus, ProgressStatus
-from plans.models import ExamineeProgress, GroupProgress, Question, TestProgress
+from plans.models import ExamineeProgress, Question
+from plans.services.clock import examinee_clock_get
 
 from .models import AnswerData, QuestionMetadata
 
@@ -101,8 +103,8 @@ def plan_question_total(*, plan_id: str) -> int:
 
 @dataclass
 class ExamineeContext:
-    """Who is writing and into what: the examinee, their plan, group, current stage and paper,
-    and the state that decides whether they may write now (loaded from the database)."""
+    """Who is writing and into what: the examinee, their plan, group, current stage and paper, and
+    the server clock that decides whether they may write now (plans.services.clock)."""
 
     examinee_id: str
     plan_id: str
@@ -110,50 +112,62 @@ class ExamineeContext:
     stage_id: str
     test_code: str
     exam_status: str
-    plan_status: str
     group_status: str
     deadline: datetime | None
+    paused: bool
+    remaining_ms_at_load: int
     paper: Paper
     loaded_at: float = field(default_factory=time.monotonic)
 
-    def remaining_seconds(self, *, now: datetime) -> int | None:
-        """Whole seconds left in the current stage (None when the stage has no running clock)."""
+    def remaining_seconds(self, *, now: datetime) -> int:
+        """Whole seconds left in the current stage, rounded up (frozen while paused)."""
         if self.deadline is None:
-            return None
-        return max(0, int((self.deadline - now).total_seconds()))
+            return 0 if not self.paused else math.ceil(self.remaining_ms_at_load / 1000)
+        return max(0, math.ceil((self.deadline - now).total_seconds()))
 
     def write_refusal(self, *, now: datetime) -> Msg | None:
-        """Why this examinee may not write right now, or None when they may."""
+        """Why this examinee may not write right now, or None when they may.
+
+        The same rules as plans.services.clock.examinee_write_window_check, on the context the
+        socket loaded (at most CONTEXT_REFRESH_SECONDS old, and reloaded at once on every
+        lifecycle doorbell), so that a save costs no database query.
+        """
         if self.exam_status in (ExamStatus.SUBMITTED, ExamStatus.GIVE_UP):
             return Msg.EXAM_ALREADY_SUBMITTED
-        if ProgressStatus.PAUSED in (self.plan_status, self.group_status):
-            return Msg.EXAM_PAUSED
-        if self.plan_status != ProgressStatus.IN_PROGRESS or self.group_status != ProgressStatus.IN_PROGRESS:
+        if self.group_status not in (ProgressStatus.IN_PROGRESS, ProgressStatus.PAUSED):
             return Msg.EXAM_NOT_OPEN
-        if self.deadline is not None and now > self.deadline:
+        if self.exam_status != ExamStatus.IN_PROGRESS:
+            return Msg.EXAM_NOT_OPEN
+        if self.paused:
+            return Msg.EXAM_PAUSED
+        if self.deadline is None or now >= self.deadline:
             return Msg.EXAM_STAGE_CLOSED
         return None
 
 
 def examinee_context_get(*, examinee_id: str) -> ExamineeContext:
-    """The examinee's current context (three indexed reads); CodedError when they have no progress row."""
-    progress = ExamineeProgress.objects.select_related("current_stage").filter(pk=examinee_id).first()
+    """The examinee's current context: the server clock (one query) and the stage's paper (memory)."""
+    clock = examinee_clock_get(examinee_id)
+    progress = (
+        ExamineeProgress.objects.filter(pk=examinee_id)
+        .values("plan_id", "group_id", "current_stage__test_code_id")
+        .first()
+    )
     if progress is None:
-        raise CodedError(Msg.AUTH_TOKEN_INVALID, detail="unknown examinee")
-    plan_status = TestProgress.objects.filter(pk=progress.plan_id).values_list("status_code", flat=True).first()
-    group_status = GroupProgress.objects.filter(pk=progress.group_id).values_list("status_code", flat=True).first()
-    stage = progress.current_stage
+        raise CodedError(Msg.EXAM_NOT_FOUND, detail=examinee_id)
+    test_code = progress["current_stage__test_code_id"] or ""
     return ExamineeContext(
         examinee_id=examinee_id,
-        plan_id=progress.plan_id,
-        group_id=progress.group_id,
-        stage_id=stage.stage_id,
-        test_code=stage.test_code_id or "",
-        exam_status=progress.exam_status_code,
-        plan_status=plan_status or ProgressStatus.READY,
-        group_status=group_status or ProgressStatus.READY,
-        deadline=None,
-        paper=paper_get(test_code=stage.test_code_id) if stage.test_code_id else Paper("", {}, []),
+        plan_id=progress["plan_id"],
+        group_id=progress["group_id"],
+        stage_id=clock.stage_id,
+        test_code=test_code,
+        exam_status=clock.exam_status,
+        group_status=clock.group_status,
+        deadline=clock.deadline,
+        paused=clock.paused,
+        remaining_ms_at_load=clock.remaining_ms,
+        paper=paper_get(test_code=test_code) if test_code else Paper("", {}, []),
     )
 
 

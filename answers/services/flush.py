@@ -34,10 +34,12 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.utils import DataError, InterfaceError, OperationalError
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from exam_platform.redis import redis_client
 from monitoring.messages import Msg
+from plans.choices import ExamStatus
 
 from ..keys import ANSWER_DEAD_LETTER_STREAM, ANSWER_STREAMS, FLUSH_GROUP, examinee_channel_group
 from ..models import AnswerDeadLetter
@@ -407,6 +409,53 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
         + f', first_visit = {least}("QUESTION_METADATA".first_visit, EXCLUDED.first_visit)',
     )  # fmt: skip
     _solving_stats_write(examinees, greatest)
+    _submitted_answers_refresh(list(examinees))
+
+
+def _submitted_answers_refresh(examinee_ids: list[str]) -> None:
+    """Bring ANSWER (2.6) of already submitted examinees up to ANSWER_DATA.
+
+    Every queue entry was accepted before its examinee's window closed, but the flush may run
+    after the submit (a deadline sweep, a force submit): those late-flushed versions belong in
+    the final sheet too. The submit time stays as it was.
+    """
+    if not examinee_ids:
+        return
+    placeholders = ", ".join(["%s"] * len(examinee_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'UPDATE "ANSWER" SET answer_content = d.answer_value FROM "ANSWER_DATA" d, "EXAMINEE_PROGRESS" p '
+            'WHERE d.examinee_id = "ANSWER".examinee_id AND d.question_id = "ANSWER".question_id '
+            f"AND p.examinee_id = d.examinee_id AND p.exam_status_code = %s AND d.examinee_id IN ({placeholders}) "
+            'AND "ANSWER".answer_content <> d.answer_value',
+            [ExamStatus.SUBMITTED, *examinee_ids],
+        )
+        cursor.execute(
+            'INSERT INTO "ANSWER" (examinee_id, group_id, plan_id, question_id, answer_content, submit_datetime) '
+            "SELECT d.examinee_id, d.group_id, d.plan_id, d.question_id, d.answer_value, "
+            'COALESCE((SELECT MIN(a.submit_datetime) FROM "ANSWER" a WHERE a.examinee_id = d.examinee_id), %s) '
+            'FROM "ANSWER_DATA" d JOIN "EXAMINEE_PROGRESS" p ON p.examinee_id = d.examinee_id '
+            f"WHERE p.exam_status_code = %s AND d.examinee_id IN ({placeholders}) "
+            'AND NOT EXISTS (SELECT 1 FROM "ANSWER" a WHERE a.examinee_id = d.examinee_id '
+            "AND a.question_id = d.question_id)",
+            [_dt(timezone.now()), ExamStatus.SUBMITTED, *examinee_ids],
+        )
+
+
+def answer_final_rows_upsert(
+    *, examinee_id: str, group_id: str, plan_id: str, answers: dict[str, str], submitted_at: datetime
+) -> None:
+    """Write the final sheet (ANSWER, 2.6) from `answers` {question: value}; re-running refreshes the content."""
+    rows = [
+        (examinee_id, group_id, plan_id, question_id, value, _dt(submitted_at))
+        for question_id, value in answers.items()
+    ]
+    _insert(
+        'INSERT INTO "ANSWER"',
+        ["examinee_id", "group_id", "plan_id", "question_id", "answer_content", "submit_datetime"],
+        rows,
+        "ON CONFLICT (examinee_id, question_id) DO UPDATE SET answer_content = EXCLUDED.answer_content",
+    )
 
 
 def _solving_stats_write(examinees: dict[str, tuple], greatest: str) -> None:

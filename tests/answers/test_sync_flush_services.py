@@ -82,10 +82,12 @@ def test_per_question_refusals_keep_the_rest(redis_conn, examinee, open_exam, qu
     }
 
 
-def test_another_examinees_user_id_is_forbidden_and_nothing_stored(redis_conn, make_examinees, open_exam, questions):
+def test_another_examinees_user_id_is_forbidden_and_nothing_stored(
+    redis_conn, examinee, make_examinees, open_exam, questions
+):
     """A message naming another examinee is refused whole; the cache and queue stay empty."""
     # given
-    me, other = make_examinees(2)
+    me, (other,) = examinee, make_examinees(1, prefix="OTHER")
     message = answer_sync_validate(
         sync_message(examinee=other, test_code=open_exam.test_code_id, changes={questions[0].pk: ("1", 1)})
     )

@@ -1,0 +1,120 @@
+"""Writes of proctoring: socket sessions (SOCKET_SESSION, 2.11) and, later, violations and media.
+
+A person may hold several sockets (two tabs, a reconnect before the old close was seen): the
+connection status of EXAMINEE_PROGRESS / SUPERVISOR_PROGRESS follows the socket sessions, so
+the person is connected while any of their sessions is, and a server that died without closing
+its sockets is cleaned up by `socket_sessions_expire` from the last heartbeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from plans.services.lifecycle import (
+    examinee_connect,
+    examinee_disconnect,
+    supervisor_connect,
+    supervisor_disconnect,
+)
+
+from .choices import SocketStatusCode, UserType
+from .models import SocketSession
+
+logger = logging.getLogger(__name__)
+
+# A session without a heartbeat for this long is considered gone (heartbeats come every 20-30 s).
+SESSION_STALE_SECONDS = 90
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """What the server knows of the client at connect time."""
+
+    ip: str = ""
+    os: str = ""
+    browser: str = ""
+    screen: str = ""
+
+
+def _connect(user_type: str, user_id: str, info: ClientInfo, now: datetime) -> None:
+    browser = f"{info.browser} / {info.os}".strip(" /")
+    if user_type == UserType.EXAMINEE:
+        examinee_connect(examinee_id=user_id, ip_addr=info.ip, browser_info=browser, now=now)
+    elif user_type == UserType.SUPERVISOR:
+        supervisor_connect(supervisor_id=user_id, ip_addr=info.ip, browser_info=browser, now=now)
+
+
+def _disconnect_if_last(user_type: str, user_id: str, now: datetime) -> None:
+    still_open = SocketSession.objects.filter(
+        user_type=user_type, user_id=user_id, session_status=SocketStatusCode.CONNECTED
+    ).exists()
+    if still_open:
+        return
+    if user_type == UserType.EXAMINEE:
+        examinee_disconnect(examinee_id=user_id, now=now)
+    elif user_type == UserType.SUPERVISOR:
+        supervisor_disconnect(supervisor_id=user_id, now=now)
+
+
+@transaction.atomic
+def socket_session_open(
+    *, user_type: str, user_id: str, plan_id: str, group_id: str, info: ClientInfo, now: datetime | None = None
+) -> SocketSession:
+    """Record a new socket and mark its person connected (which begins an examinee's running exam)."""
+    now = now or timezone.now()
+    session = SocketSession.objects.create(
+        socket_id=uuid.uuid4().hex,
+        plan_id=plan_id,
+        group_id=group_id,
+        user_type=user_type,
+        user_id=user_id,
+        conn_time=now,
+        last_heartbeat=now,
+        client_ip=info.ip[:50],
+        os_info=info.os[:200],
+        browser_info=info.browser[:200],
+        screen_info=info.screen[:100],
+        session_status=SocketStatusCode.CONNECTED,
+    )
+    _connect(user_type, user_id, info, now)
+    return session
+
+
+@transaction.atomic
+def socket_session_close(*, socket_id: str, now: datetime | None = None) -> None:
+    """Mark a socket closed; the person is disconnected when it was their last open socket."""
+    now = now or timezone.now()
+    session = SocketSession.objects.select_for_update().filter(pk=socket_id).first()
+    if session is None or session.session_status == SocketStatusCode.DISCONNECTED:
+        return
+    session.session_status = SocketStatusCode.DISCONNECTED
+    session.save(update_fields=["session_status"])
+    _disconnect_if_last(session.user_type, session.user_id, now)
+
+
+def socket_session_heartbeat(*, socket_id: str, now: datetime | None = None) -> None:
+    """Record a heartbeat (one UPDATE; the socket calls it at most every 30 s)."""
+    SocketSession.objects.filter(pk=socket_id).update(last_heartbeat=now or timezone.now())
+
+
+def socket_sessions_expire(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Close sessions whose server died without closing them (no heartbeat for SESSION_STALE_SECONDS).
+
+    Returns how many were closed; each is logged, so an operator sees what was removed.
+    """
+    now = now or timezone.now()
+    stale = list(
+        SocketSession.objects.filter(
+            session_status=SocketStatusCode.CONNECTED, last_heartbeat__lt=now - timedelta(seconds=SESSION_STALE_SECONDS)
+        ).values_list("socket_id", "user_type", "user_id")[:batch_size]
+    )
+    for socket_id, user_type, user_id in stale:
+        logger.info("closing stale socket session %s of %s %s", socket_id, user_type, user_id)
+        socket_session_close(socket_id=socket_id, now=now)
+    return len(stale)
