@@ -24,6 +24,14 @@ EXPECTED = [
     ("answers: queue flush", "answers.tasks.answer_queue_flush_task", True, 10, (1, IntervalSchedule.SECONDS), None),
     ("exam: group progress reconciliation", "plans.tasks.group_progress_reconcile_task", True, 120, None, "* *"),
     ("exam: stage deadlines", "plans.tasks.stage_deadlines_enforce_task", True, 5, (1, IntervalSchedule.SECONDS), None),
+    (
+        "proctoring: stale socket sessions",
+        "proctoring.tasks.socket_sessions_expire_task",
+        True,
+        60,
+        (30, IntervalSchedule.SECONDS),
+        None,
+    ),
 ]
 
 

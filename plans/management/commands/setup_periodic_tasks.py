@@ -45,6 +45,13 @@ SCHEDULES = [
         expire_seconds=10,
         description="Drain the answer streams into ANSWER_DATA / ANSWER_HISTORY.",
     ),
+    Schedule(
+        name="proctoring: stale socket sessions",
+        task="proctoring.tasks.socket_sessions_expire_task",
+        every_seconds=30,
+        expire_seconds=60,
+        description="Close SOCKET_SESSION rows whose server died without closing them (no heartbeat for 90 s).",
+    ),
 ]
 
 
