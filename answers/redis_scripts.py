@@ -12,7 +12,8 @@ from .keys import NAVIGATION_KEEP
 
 # KEYS[1] cache hash, KEYS[2] stream.
 # ARGV[1] meta JSON, ARGV[2] navigation JSON list (new moves), ARGV[3] stream header JSON,
-# ARGV[4] number of questions, then per question: id, version, value, entry JSON.
+# ARGV[4] number of questions, ARGV[5] "all" to write nothing unless every question is accepted
+# (an operator's restore) or "each", then per question: id, version, value, entry JSON.
 # Returns {stream id or "", stream length, result per question}: "A" accepted, "D" duplicate,
 # "S:<v>" stale; or {"CLOSED"} when the sheet was submitted.
 SYNC_APPLY = f"""
@@ -24,8 +25,23 @@ local n = tonumber(ARGV[4])
 local results = {{}}
 local fields = {{'m', ARGV[3]}}
 local accepted = 0
+if ARGV[5] == 'all' then
+  for i = 0, n - 1 do
+    local base = 6 + i * 4
+    local current = redis.call('HGET', key, 'v:' .. ARGV[base])
+    if current and tonumber(ARGV[base + 1]) <= tonumber(current) then
+      for j = 0, n - 1 do
+        local other = redis.call('HGET', key, 'v:' .. ARGV[6 + j * 4])
+        results[#results + 1] = 'S:' .. (other or '0')
+      end
+      table.insert(results, 1, redis.call('XLEN', KEYS[2]))
+      table.insert(results, 1, '')
+      return results
+    end
+  end
+end
 for i = 0, n - 1 do
-  local base = 5 + i * 4
+  local base = 6 + i * 4
   local q = ARGV[base]
   local v = tonumber(ARGV[base + 1])
   local digest = redis.sha1hex(ARGV[base + 2])

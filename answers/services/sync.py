@@ -80,13 +80,23 @@ def _check_identity_and_window(*, context: ExamineeContext, message: SyncMessage
         raise CodedError(Msg.EXAM_STAGE_CLOSED, detail=f"testCode {message.test_code} is not the current paper")
 
 
-def answer_sync_prepare(*, context: ExamineeContext, message: SyncMessage, now: datetime) -> PreparedSync:
+def answer_sync_prepare(
+    *,
+    context: ExamineeContext,
+    message: SyncMessage,
+    now: datetime,
+    check_window: bool = True,
+    all_or_nothing: bool = False,
+) -> PreparedSync:
     """Check ownership, window and each answer against the paper; build the Lua call.
 
     Raises CodedError for the whole message (identity, window); per-question refusals go to
-    `rejected` with their code and the other questions still apply.
+    `rejected` with their code and the other questions still apply. An operator's restore passes
+    `check_window=False` (it may run while the group is paused) and `all_or_nothing=True` (no
+    question is written unless every one is accepted).
     """
-    _check_identity_and_window(context=context, message=message, now=now)
+    if check_window:
+        _check_identity_and_window(context=context, message=message, now=now)
     paper = context.paper
     result = SyncResult(seq=message.seq)
     received = now.isoformat()
@@ -141,6 +151,7 @@ def answer_sync_prepare(*, context: ExamineeContext, message: SyncMessage, now: 
             json.dumps(list(behavior.navigation), ensure_ascii=False),
             json.dumps(header, ensure_ascii=False),
             str(len(question_ids)),
+            "all" if all_or_nothing else "each",
             *args,
         ],
         question_ids=question_ids,
@@ -164,14 +175,23 @@ def _interpret(prepared: PreparedSync, reply: list[Any]) -> SyncResult:
 
 
 def _redis_failure(exc: redis.RedisError) -> CodedError:
-    if isinstance(exc, redis.ResponseError) and str(exc).startswith("OOM"):
+    if isinstance(exc, redis.exceptions.OutOfMemoryError) or str(exc).startswith("OOM"):
         return CodedError(Msg.SYSTEM_STORE_FULL)
     return CodedError(Msg.SYSTEM_STORE_UNAVAILABLE, detail=exc.__class__.__name__)
 
 
-def answer_sync_apply(*, context: ExamineeContext, message: SyncMessage, now: datetime) -> SyncResult:
-    """Apply a validated sync message (blocking client; the HTTP fallback uses this)."""
-    prepared = answer_sync_prepare(context=context, message=message, now=now)
+def answer_sync_apply(
+    *,
+    context: ExamineeContext,
+    message: SyncMessage,
+    now: datetime,
+    check_window: bool = True,
+    all_or_nothing: bool = False,
+) -> SyncResult:
+    """Apply a validated sync message (blocking client; the HTTP fallback and operator restores use this)."""
+    prepared = answer_sync_prepare(
+        context=context, message=message, now=now, check_window=check_window, all_or_nothing=all_or_nothing
+    )
     if not prepared.question_ids:
         return prepared.result
     try:
