@@ -5,13 +5,20 @@ Lists join only the examinee, search by exact examinee or question ID (an index 
 the full count, and show 100 rows a page.
 """
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 
+from monitoring.messages import CodedError
 from plans.admin import ExactSearchMixin, GroupFilter, PlanFilter, ReadOnlyAdmin
 
 from .models import Answer, AnswerData, AnswerDeadLetter, AnswerHistory, QuestionMetadata, SolvingStats
+from .services.operations import answer_dead_letters_replay, answer_sheet_restore
 
 VALUE_PREVIEW_CHARS = 60
 
@@ -50,9 +57,53 @@ class AnswerDataAdmin(AnswerTableAdmin):
         return Truncator(obj.answer_value).chars(VALUE_PREVIEW_CHARS)
 
 
+class SheetRestoreForm(forms.Form):
+    examinee_id = forms.CharField(label=_("examinee ID"), max_length=50)
+    restore_to = forms.DateTimeField(
+        label=_("restore to (date and time)"),
+        help_text=_("The sheet becomes what it was at this moment; later answers are cleared."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+
 @admin.register(AnswerHistory)
 class AnswerHistoryAdmin(AnswerTableAdmin):
     list_display = ("examinee", "question_code", "version", "value_preview", "timestamp", "duration")
+    change_list_template = "admin/answers/answerhistory/change_list.html"
+
+    def get_urls(self):
+        urls = [path("restore/", self.admin_site.admin_view(self.restore_view), name="answers_answerhistory_restore")]
+        return urls + super().get_urls()
+
+    def restore_view(self, request: HttpRequest) -> HttpResponse:
+        """Restore an examinee's sheet to a point in time (seed 5.2 "이전 버전 조회"), as new versions."""
+        if not request.user.has_perm("answers.restore_sheet"):
+            raise PermissionDenied
+        form = SheetRestoreForm(request.POST or None, initial={"examinee_id": request.GET.get("examinee_id", "")})
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = answer_sheet_restore(
+                    examinee_id=form.cleaned_data["examinee_id"],
+                    at=form.cleaned_data["restore_to"],
+                    actor=f"admin:{request.user.get_username()}",
+                )
+            except CodedError as error:
+                form.add_error(None, f"{error.code} {error.message.text()} {error.detail}".strip())
+            else:
+                self.message_user(
+                    request,
+                    _("Restored %(count)d question(s) of %(examinee)s as new versions.")
+                    % {"count": len(result.changes), "examinee": form.cleaned_data["examinee_id"]},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:answers_answerhistory_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Restore a sheet to a point in time"),
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/answers/restore_sheet.html", context)
 
     @admin.display(description=_("answer value"))
     def value_preview(self, obj: AnswerHistory) -> str:
@@ -103,6 +154,25 @@ class AnswerDeadLetterAdmin(ExactSearchMixin, ReadOnlyAdmin):
     search_help_text = _("Exact examinee ID or entry ID.")
     date_hierarchy = "created_at"
 
+    actions = ["replay"]
+
     @admin.display(description=_("last error"))
     def error_preview(self, obj: AnswerDeadLetter) -> str:
         return Truncator(obj.error).chars(VALUE_PREVIEW_CHARS)
+
+    def has_replay_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("answers.replay_answerdeadletter")
+
+    @admin.action(description=_("Replay the selected entries (after fixing the cause)"), permissions=["replay"])
+    def replay(self, request: HttpRequest, queryset) -> None:
+        try:
+            count = answer_dead_letters_replay(
+                dead_letter_ids=list(queryset.values_list("pk", flat=True)),
+                actor=f"admin:{request.user.get_username()}",
+            )
+        except CodedError as error:
+            self.message_user(request, f"{error.code} {error.message.text()}", messages.ERROR)
+            return
+        self.message_user(
+            request, _("%(count)d entr(ies) put back on the answer queue.") % {"count": count}, messages.SUCCESS
+        )

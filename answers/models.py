@@ -119,6 +119,7 @@ class AnswerHistory(TrackedAnswerKey):
         db_table = "ANSWER_HISTORY"
         verbose_name = _("answer history")
         verbose_name_plural = _("answer history")
+        permissions = [("restore_sheet", _("Can restore an examinee's sheet to a point in time"))]
         ordering = ["plan_id", "examinee_id", "question_id", "version"]
         constraints = [
             models.UniqueConstraint(
@@ -210,6 +211,7 @@ class AnswerDeadLetter(models.Model):
         db_table = "ANSWER_DEAD_LETTER"
         verbose_name = _("answer reprocess entry")
         verbose_name_plural = _("answer reprocess queue")
+        permissions = [("replay_answerdeadletter", _("Can replay entries of the answer reprocess queue"))]
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["stream", "entry_id"], name="%(app_label)s_%(class)s_unique_entry"),
