@@ -1,50 +1,77 @@
-"""One Redis client per process (creating one per message halves throughput, see PERFORMANCE.md)."""
+"""One Redis client per process (creating one per message halves throughput, see PERFORMANCE.md).
 
+The answer Redis is named by REDIS_URL, or by REDIS_SENTINELS ("host:port,host:port") and
+REDIS_SENTINEL_MASTER for a Sentinel-managed primary; REDIS_REPLICA_URL names a read replica
+that recovery asks when the primary does not answer (seed 000, 5.2 "복제본 조회").
+"""
+
+from __future__ import annotations
+
+import asyncio
 from functools import lru_cache
+from typing import Any
+from urllib.parse import urlparse
 
 import redis
+import redis.asyncio
+import redis.sentinel
 from django.conf import settings
+
+
+def _options() -> dict[str, Any]:
+    return {
+        "socket_timeout": settings.REDIS_SOCKET_TIMEOUT,
+        "socket_connect_timeout": settings.REDIS_SOCKET_TIMEOUT,
+        "health_check_interval": 30,
+    }
+
+
+def _sentinel_hosts() -> list[tuple[str, int]]:
+    hosts = []
+    for item in settings.REDIS_SENTINELS:
+        host, _sep, port = item.rpartition(":")
+        hosts.append((host, int(port)))
+    return hosts
+
+
+def _database_number() -> int:
+    path = urlparse(settings.REDIS_URL).path.strip("/")
+    return int(path) if path.isdigit() else 0
 
 
 @lru_cache(maxsize=1)
 def redis_client() -> redis.Redis:
-    """The process-wide synchronous client of the answer Redis (settings.REDIS_URL)."""
-    return redis.Redis.from_url(
-        settings.REDIS_URL,
-        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
-        health_check_interval=30,
-    )
+    """The process-wide synchronous client of the answer Redis."""
+    if settings.REDIS_SENTINELS:
+        sentinel = redis.sentinel.Sentinel(_sentinel_hosts(), **_options())
+        return sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=_database_number(), **_options())
+    return redis.Redis.from_url(settings.REDIS_URL, **_options())
 
 
-_async_clients: dict[int, "redis.asyncio.Redis"] = {}
+_async_clients: dict[int, redis.asyncio.Redis] = {}
 
 
-def redis_async_client() -> "redis.asyncio.Redis":
+def redis_async_client() -> redis.asyncio.Redis:
     """The asyncio client of the answer Redis for the running event loop (one per loop and process)."""
-    import asyncio
-
-    import redis.asyncio
-
     loop_id = id(asyncio.get_running_loop())
     client = _async_clients.get(loop_id)
     if client is None:
-        client = redis.asyncio.Redis.from_url(
-            settings.REDIS_URL,
-            socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
-            health_check_interval=30,
-        )
+        if settings.REDIS_SENTINELS:
+            import redis.asyncio.sentinel
+
+            sentinel = redis.asyncio.sentinel.Sentinel(_sentinel_hosts(), **_options())
+            client = sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=_database_number(), **_options())
+        else:
+            client = redis.asyncio.Redis.from_url(settings.REDIS_URL, **_options())
         _async_clients[loop_id] = client
     return client
 
 
 def redis_replica_client() -> redis.Redis | None:
-    """A client of the read replica (settings.REDIS_REPLICA_URL), for recovery when the primary is down."""
-    if not settings.REDIS_REPLICA_URL:
-        return None
-    return redis.Redis.from_url(
-        settings.REDIS_REPLICA_URL,
-        socket_timeout=settings.REDIS_SOCKET_TIMEOUT,
-        socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT,
-    )
+    """A client of the read replica: REDIS_REPLICA_URL, or a Sentinel replica; None when there is none."""
+    if settings.REDIS_REPLICA_URL:
+        return redis.Redis.from_url(settings.REDIS_REPLICA_URL, **_options())
+    if settings.REDIS_SENTINELS:
+        sentinel = redis.sentinel.Sentinel(_sentinel_hosts(), **_options())
+        return sentinel.slave_for(settings.REDIS_SENTINEL_MASTER, db=_database_number(), **_options())
+    return None
