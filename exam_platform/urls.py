@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("answers.api.urls")),
     path("api/v1/operator/", include("plans.api.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("answers.urls")),
 ]
 if settings.DEBUG:
     # `make run` serves the collected static files itself (daphne serves none); production uses a web server.

@@ -1,0 +1,226 @@
+// The page's link to the server (docs/protocol.md): the WebSocket /ws/exam/ (session cookie), with
+// reconnection after exponential backoff and jitter, and the HTTP fallback (POST
+// /api/v1/answers/sync, GET /api/v1/answers/recover) when the socket cannot be opened a few times
+// in a row (networks that block WebSockets). The server answers every client message exactly once
+// and in order, so replies are matched to requests first in, first out (and by `seq` where the
+// reply carries one); `answer.committed`, `exam.state` and `exam.clock` are unsolicited doorbells.
+
+export const UNSOLICITED = new Set(["answer.committed", "exam.state", "exam.clock"]);
+const FALLBACK_AFTER_FAILURES = 3;
+const WEBSOCKET_RETRY_IN_FALLBACK_MS = 30000;
+const REPLY_TIMEOUT_MS = 10000;
+
+/** Exponential backoff with jitter: half the doubled delay fixed, half random (never zero, never in step). */
+export function backoffDelay(attempt, { baseMs = 500, capMs = 30000, random = Math.random } = {}) {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 20));
+  return ceiling / 2 + random() * (ceiling / 2);
+}
+
+export class ConnectionLost extends Error {}
+export class NotAvailable extends Error {}
+
+/**
+ * States: "connecting", "open", "fallback" (HTTP only), "offline" (the browser says it has no
+ * network), "unauthorized" (the sign-in ended: no reconnecting).
+ */
+export class Connection {
+  constructor({ wsUrl, syncUrl, recoverUrl, onOpen, onUnsolicited, onState }) {
+    this.wsUrl = wsUrl;
+    this.syncUrl = syncUrl;
+    this.recoverUrl = recoverUrl;
+    this.onOpen = onOpen;
+    this.onUnsolicited = onUnsolicited;
+    this.onState = onState;
+    this.socket = null;
+    this.pending = [];
+    this.failures = 0;
+    this.attempt = 0;
+    this.timer = null;
+    this.state = "connecting";
+    this.fallback = false;
+    window.addEventListener("offline", () => this._goOffline());
+    window.addEventListener("online", () => this._comeOnline());
+  }
+
+  start() {
+    if (navigator.onLine === false) {
+      this._setState("offline");
+      return;
+    }
+    this._connect();
+  }
+
+  /** True when requests can be sent now (socket open, or HTTP fallback while online). */
+  get usable() {
+    return this.state === "open" || this.state === "fallback";
+  }
+
+  _setState(state) {
+    if (this.state === state) return;
+    this.state = state;
+    this.onState(state);
+  }
+
+  _connect() {
+    clearTimeout(this.timer);
+    if (this.state === "unauthorized" || navigator.onLine === false) return;
+    if (!this.fallback) this._setState("connecting");
+    let socket;
+    try {
+      socket = new WebSocket(this.wsUrl);
+    } catch (error) {
+      this._socketFailed(false);
+      return;
+    }
+    this.socket = socket;
+    let answered = false;
+    socket.onopen = () => {
+      if (this.socket !== socket) return;
+      this.fallback = false;
+      this._setState("open");
+      this.onOpen();
+    };
+    socket.onmessage = (event) => {
+      if (this.socket !== socket) return;
+      answered = true;
+      this.failures = 0;
+      this.attempt = 0;
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch (error) {
+        return;
+      }
+      this._dispatch(message);
+    };
+    socket.onclose = (event) => {
+      if (this.socket !== socket) return;
+      this.socket = null;
+      this._failPending();
+      if (event.code === 4401) {
+        this._setState("unauthorized");
+        return;
+      }
+      this._socketFailed(answered);
+    };
+    socket.onerror = () => {
+      // onclose follows and decides.
+    };
+  }
+
+  _dispatch(message) {
+    if (UNSOLICITED.has(message.type)) {
+      this.onUnsolicited(message);
+      return;
+    }
+    if (message.type === "error" && message.code === "AUT-002" && this.pending.length === 0) {
+      this.onUnsolicited(message);
+      return;
+    }
+    const waiting = this.pending.shift();
+    if (!waiting) return;
+    clearTimeout(waiting.timer);
+    waiting.resolve({ reply: message, sentAt: waiting.sentAt, receivedAt: Date.now() });
+  }
+
+  _failPending() {
+    const failed = this.pending;
+    this.pending = [];
+    for (const waiting of failed) {
+      clearTimeout(waiting.timer);
+      waiting.reject(new ConnectionLost("connection closed"));
+    }
+  }
+
+  _socketFailed(answered) {
+    if (navigator.onLine === false) {
+      this._setState("offline");
+      return;
+    }
+    if (!answered) this.failures += 1;
+    if (this.failures >= FALLBACK_AFTER_FAILURES) {
+      this.fallback = true;
+      this._setState("fallback");
+      this.timer = setTimeout(() => this._connect(), WEBSOCKET_RETRY_IN_FALLBACK_MS);
+      return;
+    }
+    if (!this.fallback) this._setState("connecting");
+    const delay = backoffDelay(this.attempt);
+    this.attempt += 1;
+    this.timer = setTimeout(() => this._connect(), delay);
+  }
+
+  _goOffline() {
+    // Browsers keep an open WebSocket through a network change for a long time; "offline" is the
+    // fast signal. Nothing is lost: unsent changes stay in the journal.
+    clearTimeout(this.timer);
+    const socket = this.socket;
+    this.socket = null;
+    this._failPending();
+    if (socket) socket.close(1000, "offline");
+    this._setState("offline");
+  }
+
+  _comeOnline() {
+    if (this.state !== "offline") return;
+    this.attempt = 0;
+    this.failures = 0;
+    this._connect();
+  }
+
+  /** Close the socket and connect again (a reply did not come in time: the link is dead). */
+  reconnect() {
+    const socket = this.socket;
+    this.socket = null;
+    this._failPending();
+    if (socket) socket.close(4000, "no reply");
+    this._socketFailed(true);
+  }
+
+  /** Send one message; resolves with {reply, sentAt, receivedAt}; rejects with ConnectionLost or NotAvailable. */
+  request(message) {
+    if (this.state === "fallback") return this._httpRequest(message);
+    const socket = this.socket;
+    if (this.state !== "open" || !socket || socket.readyState !== WebSocket.OPEN) {
+      return Promise.reject(new ConnectionLost("not connected"));
+    }
+    return new Promise((resolve, reject) => {
+      const waiting = { resolve, reject, sentAt: Date.now(), timer: null };
+      waiting.timer = setTimeout(() => {
+        if (this.socket === socket) this.reconnect();
+      }, REPLY_TIMEOUT_MS);
+      this.pending.push(waiting);
+      socket.send(JSON.stringify(message));
+    });
+  }
+
+  async _httpRequest(message) {
+    let response;
+    const sentAt = Date.now();
+    try {
+      if (message.type === "answer.sync") {
+        response = await fetch(this.syncUrl, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(message),
+        });
+      } else if (message.type === "recover") {
+        response = await fetch(this.recoverUrl, { credentials: "same-origin" });
+      } else {
+        throw new NotAvailable(message.type);
+      }
+    } catch (error) {
+      if (error instanceof NotAvailable) throw error;
+      throw new ConnectionLost(String(error));
+    }
+    let reply;
+    try {
+      reply = await response.json();
+    } catch (error) {
+      throw new ConnectionLost(`HTTP ${response.status}`);
+    }
+    if (reply && reply.type === "error" && reply.code === "AUT-002") this._setState("unauthorized");
+    return { reply, sentAt, receivedAt: Date.now() };
+  }
+}
