@@ -16,6 +16,7 @@ import redis
 import redis.asyncio
 import redis.sentinel
 from django.conf import settings
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 
 
 def _options() -> dict[str, Any]:
@@ -57,9 +58,7 @@ def redis_async_client() -> redis.asyncio.Redis:
     client = _async_clients.get(loop_id)
     if client is None:
         if settings.REDIS_SENTINELS:
-            import redis.asyncio.sentinel
-
-            sentinel = redis.asyncio.sentinel.Sentinel(_sentinel_hosts(), **_options())
+            sentinel = AsyncSentinel(_sentinel_hosts(), **_options())
             client = sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=_database_number(), **_options())
         else:
             client = redis.asyncio.Redis.from_url(settings.REDIS_URL, **_options())
