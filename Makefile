@@ -26,6 +26,7 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/seed_demo.py
+	$(BIN)/python bench/auto_move.py
 
 clean:
 	rm -rf $(VENV) var

@@ -132,10 +132,10 @@ supervisors with PBKDF2 passwords, hashed in a small thread pool, plus the opera
 """
 
 
-def doc_write(section: str) -> None:
-    """Replace the "## seed_demo" section of docs/benchmarks.md (up to the next "## "), keeping the rest."""
+def doc_write(section: str, heading: str = SECTION) -> None:
+    """Replace the `heading` section of docs/benchmarks.md (up to the next "## "), keeping the rest."""
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else DOC_HEADER
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text, count=1)
     else:
