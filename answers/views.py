@@ -64,13 +64,16 @@ EXAM_STRINGS = {
     "journal_memory_only": _(
         "This browser cannot keep answers on the device. Do not close this tab until all answers are saved."
     ),
+    "journal_write_failed": _(
+        "An answer could not be kept on this device. Do not close this tab until all answers are saved."
+    ),
     "submit_confirm": _(
         "{n} of {total} questions are not answered. After submitting you cannot change your answers. Submit now?"
     ),
     "submit_sending": _("Saving the last changes and submitting…"),
     "submit_unsent": _("{n} answers could not be sent yet. Check the connection and try again."),
     "submit_needs_connection": _("Submitting needs a connection to the server. Please try again."),
-    "submit_done": _("Your answers were submitted."),
+    "submit_done": _("Your answers were submitted ({answered} of {total} questions answered)."),
 }
 
 

@@ -46,24 +46,44 @@ export class ServerClock {
     this.samples = [];
     this.offsetMs = 0;
     this.deadlineMs = null;
+    this.frozenSeconds = null;
   }
 
-  /** A reply that carries serverTime (and maybe remainingSeconds/remainingMs) to a request sent at `sentAt`. */
-  observe({ sentAt, receivedAt, serverTime, remainingSeconds, remainingMs }) {
+  /**
+   * A reply to a request of ours sent at `sentAt` and received at `receivedAt`: one offset sample,
+   * and the deadline it carries (heartbeat.ack).
+   */
+  observe({ sentAt, receivedAt, serverTime, ...timing }) {
     const serverTimeMs = parseServerTime(serverTime);
     if (Number.isNaN(serverTimeMs)) return;
     const roundTrip = Math.max(0, receivedAt - sentAt);
     this.samples.push({ roundTrip, offset: offsetFromRoundTrip({ sentAt, receivedAt, serverTimeMs }) });
     if (this.samples.length > KEEP_SAMPLES) this.samples.shift();
     this.offsetMs = this.samples.reduce((best, sample) => (sample.roundTrip < best.roundTrip ? sample : best)).offset;
-    if (remainingMs !== undefined || remainingSeconds !== undefined) {
-      const left = typeof remainingMs === "number" ? remainingMs : remainingSeconds;
-      if (typeof left !== "number") {
-        this.deadlineMs = null;
-      } else {
-        // The server read its clock about when it computed the remaining time.
-        this.deadlineMs = serverTimeMs + (typeof remainingMs === "number" ? remainingMs : remainingSeconds * 1000);
-      }
+    this.setDeadline({ serverTime, ...timing });
+  }
+
+  /**
+   * The deadline a server message carries: `deadline` (ISO, server time) when the clock runs;
+   * while paused the deadline is null and `remainingSeconds` stands still. A message pushed by
+   * the server (no round trip of ours to measure) moves the deadline, never the offset.
+   */
+  setDeadline({ serverTime, deadline, remainingSeconds, remainingMs, paused }) {
+    if (deadline === undefined && remainingSeconds === undefined && remainingMs === undefined) return;
+    const deadlineMs = parseServerTime(deadline);
+    const serverTimeMs = parseServerTime(serverTime);
+    this.frozenSeconds = null;
+    if (!Number.isNaN(deadlineMs)) {
+      this.deadlineMs = deadlineMs;
+    } else if (paused && typeof remainingSeconds === "number") {
+      this.deadlineMs = null;
+      this.frozenSeconds = Math.max(0, Math.ceil(remainingSeconds));
+    } else if (typeof remainingMs === "number" && !Number.isNaN(serverTimeMs)) {
+      this.deadlineMs = serverTimeMs + remainingMs;
+    } else if (typeof remainingSeconds === "number" && !Number.isNaN(serverTimeMs)) {
+      this.deadlineMs = serverTimeMs + remainingSeconds * 1000;
+    } else {
+      this.deadlineMs = null;
     }
   }
 
@@ -72,7 +92,9 @@ export class ServerClock {
     return this.now() + this.offsetMs;
   }
 
+  /** Whole seconds left in the stage now, or null when no clock runs. */
   remainingSeconds() {
+    if (this.frozenSeconds !== null) return this.frozenSeconds;
     return remainingSecondsAt({ deadlineMs: this.deadlineMs, offsetMs: this.offsetMs, nowMs: this.now() });
   }
 }

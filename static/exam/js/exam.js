@@ -153,8 +153,9 @@ function journalRecord(entry) {
 }
 
 function persist(entry) {
-  if (isCommitted(entry)) return journal.remove(entry.questionId);
-  return journal.put(journalRecord(entry));
+  // A failed write is reported by journal.onError; the change is still sent.
+  const write = isCommitted(entry) ? journal.remove(entry.questionId) : journal.put(journalRecord(entry));
+  return write.catch(() => undefined);
 }
 
 function serverNowIso() {
@@ -184,7 +185,7 @@ function setAttentive(value) {
   if (!value) focusLost += 1;
   attentive = value;
   activeSince = attentive ? performance.now() : null;
-  if (journal) journal.putMeta(metaRecord());
+  if (journal) journal.putMeta(metaRecord()).catch(() => undefined);
 }
 
 function metaRecord() {
@@ -272,7 +273,7 @@ async function buildSync(entry) {
     // Write-ahead: the journal learns the version went out before it does, so a version is
     // never sent twice with different values, even after a crash right after sending.
     entry.sentVersion = entry.version;
-    await journal.put(journalRecord(entry));
+    await journal.put(journalRecord(entry)).catch(() => undefined);
   }
   const answers = { [questionId]: { value: entry.value, version: entry.version, updated: entry.updated } };
   const moves = navigation.slice(0, MAX_NAVIGATION_PER_MESSAGE);
@@ -504,7 +505,7 @@ function applyRecover(result) {
     examStatus = result.metadata.status;
   }
   recovered = true;
-  journal.putMeta(metaRecord());
+  journal.putMeta(metaRecord()).catch(() => undefined);
   if (stageChanged) renderQuestions();
   else for (const question of questions) renderQuestionValue(question.id);
   renderLeftovers();
@@ -549,29 +550,36 @@ function onUnsolicited(message) {
       if (!entry) continue;
       entry.committedVersion = Math.max(entry.committedVersion, version);
       entry.ackedVersion = Math.max(entry.ackedVersion, Math.min(version, entry.version));
-      if (isCommitted(entry)) journal.remove(questionId);
+      if (isCommitted(entry)) journal.remove(questionId).catch(() => undefined);
       renderQuestionStatus(questionId);
     }
     renderOverallStatus();
-  } else if (message.type === "exam.state") {
-    const status = message.status || "";
-    if (status === "PAUSED") {
-      showPause(null, "doorbell");
-      return;
-    }
-    hidePause();
-    if (!submitted) closedReason = null;
-    blockedUntil = 0;
-    if (status === "COMPLETED") {
-      closedReason = "EXM-001";
-      showAlert(t("exam_completed"));
-    }
-    recoverNow().then(() => heartbeat());
-  } else if (message.type === "exam.clock") {
-    heartbeat();
+  } else if (message.type === "exam.state" || message.type === "exam.clock") {
+    // Doorbells of the lifecycle (pause, resume, start, completion, stage move, extra time). The
+    // server sends the examinee's state as it is now; a lost ring is caught by the next heartbeat.
+    examStateChanged(message);
   } else if (message.type === "error" && message.code === "AUT-002") {
     signedOut();
   }
+}
+
+function examStateChanged(message) {
+  clock.setDeadline(message);
+  renderCountdown();
+  if (message.examStatus) examStatus = message.examStatus;
+  if (message.examStatus === "SUBMITTED" || message.examStatus === "GIVE_UP") markSubmitted();
+  const pausedNow = message.paused === true || (message.paused === undefined && message.status === "PAUSED");
+  if (pausedNow) {
+    showPause(null, "doorbell");
+    return;
+  }
+  if (message.paused === false || message.status) hidePause();
+  if (!submitted) closedReason = null;
+  blockedUntil = 0;
+  sendAttempt = 0;
+  if (message.status === "COMPLETED") showAlert(t("exam_completed"));
+  if (!message.stageId || message.stageId !== stageId || message.testCode !== testCode) recoverNow();
+  schedulePump(0);
 }
 
 async function heartbeat() {
@@ -587,8 +595,10 @@ async function heartbeat() {
       sentAt,
       receivedAt,
       serverTime: reply.serverTime,
+      deadline: reply.deadline,
       remainingSeconds: reply.remainingSeconds,
       remainingMs: reply.remainingMs,
+      paused: reply.paused,
     });
     renderCountdown();
     if (reply.examStatus) examStatus = reply.examStatus;
@@ -710,7 +720,7 @@ async function submitSheet() {
       setSubmitResult("error", errorText(reply));
       return;
     }
-    setSubmitResult("done", t("submit_done"));
+    setSubmitResult("done", t("submit_done", { answered: reply.answered ?? "-", total: reply.total ?? questions.length }));
     markSubmitted();
   } finally {
     if (!submitted) elements.submitOpen.disabled = false;
@@ -1056,6 +1066,11 @@ function wireEvents() {
 async function start() {
   journal = await Journal.open(owner);
   elements.app.dataset.journal = journal.kind;
+  elements.app.dataset.journalPending = "0";
+  journal.onPending = (count) => {
+    elements.app.dataset.journalPending = String(count);
+  };
+  journal.onError = () => showAlert(t("journal_write_failed"));
   if (journal.kind === "memory") showAlert(t("journal_memory_only"));
   const { entries, meta } = await journal.load();
   focusLost = meta.focusLost || 0;

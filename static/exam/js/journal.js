@@ -134,6 +134,10 @@ export class Journal {
   constructor(store) {
     this.store = store;
     this.tail = Promise.resolve();
+    this.pending = 0;
+    // Called with the number of writes not yet on disk, and with each failed write.
+    this.onPending = () => undefined;
+    this.onError = () => undefined;
   }
 
   static async open(owner) {
@@ -158,8 +162,17 @@ export class Journal {
   }
 
   _queue(operation) {
+    this.pending += 1;
+    this.onPending(this.pending);
     const next = this.tail.then(operation, operation);
-    this.tail = next.catch(() => undefined);
+    const settled = next.then(
+      () => undefined,
+      (error) => this.onError(error),
+    );
+    this.tail = settled.then(() => {
+      this.pending -= 1;
+      this.onPending(this.pending);
+    });
     return next;
   }
 

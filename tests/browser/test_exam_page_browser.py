@@ -1,0 +1,244 @@
+"""The exam page in a real Chromium against the real platform (daphne, Celery, PostgreSQL, Redis).
+
+An examinee signs in with the keyboard, answers, sees "saved" then "stored permanently", loses the
+network and keeps working, comes back, reloads, crashes, and signs in on another computer; the
+answers end in ANSWER_DATA with the versions the page sent, and the page shows them again.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from answers.keys import answer_cache_key
+from answers.models import AnswerHistory
+from exam_platform.redis import redis_client
+from plans.models import TestPlan
+from plans.services.lifecycle import plan_pause, plan_resume
+from tests.answers.helpers import checksum
+from tests.browser.helpers import Frames, eventually, go_to_question, off_loop, sign_in, status, stored
+
+expect = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -r requirements-dev.txt)"
+).expect
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow, pytest.mark.browser]
+
+
+def test_answers_are_saved_stored_and_restored_after_reload_and_on_another_computer(browser_context, sitting, platform):
+    """Keyboard answers go saved -> stored permanently, land in ANSWER_DATA, and come back after a reload
+    and in a fresh browser profile (where the server's copy is the source)."""
+    # given
+    page = browser_context().new_page()
+    frames = Frames(page)
+    sign_in(page, sitting, keyboard_only=True)
+    q1, short = sitting.questions[0], sitting.short_answer
+    # when: choice 3 with the keyboard (Space checks the first, arrows move), a Korean short answer typed
+    page.locator("#question-0 input[type=radio]").first.focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    go_to_question(page, 4)
+    page.keyboard.press("Tab")
+    expect(page.locator("#answer-3")).to_be_focused()
+    page.keyboard.type("세종대왕")
+    # then: saved, then stored permanently, per question and overall
+    expect(status(page)).to_have_attribute("data-state", "committed", timeout=30_000)
+    expect(page.locator("#question-3-status")).to_have_attribute("data-state", "committed")
+    expect(page.locator("#palette button").nth(0)).to_have_attribute("data-state", "committed")
+    assert any(f["type"] == "answer.ack" for f in frames.received)
+    assert any(f["type"] == "answer.committed" for f in frames.received)
+    short_version = max(version for _, version in frames.values(short.pk))
+    assert frames.values(short.pk)[-1] == ("세종대왕", short_version)
+    assert frames.values(q1.pk) == [("3", 1)]
+    assert stored(sitting.examinee_id) == {q1.pk: ("3", 1), short.pk: ("세종대왕", short_version)}
+    assert AnswerHistory.objects.filter(examinee_id=sitting.examinee_id, question_id=q1.pk).count() == 1
+    assert frames.syncs(short.pk)[-1]["metadata"]["behavior"]["keystrokes"] == 4
+    assert frames.sent[0]["type"] == "recover"
+    # when: reload
+    page.reload()
+    expect(page.locator("#exam-app")).to_have_attribute("data-ready", "true")
+    # then
+    expect(page.locator("#question-0 input[value='3']")).to_be_checked()
+    expect(page.locator("#answer-3")).to_have_value("세종대왕")
+    expect(status(page)).to_have_attribute("data-state", "committed")
+    # when: another computer (a fresh profile: no cookies, no journal)
+    other = browser_context().new_page()
+    other_frames = Frames(other)
+    sign_in(other, sitting)
+    # then
+    expect(other.locator("#question-0 input[value='3']")).to_be_checked()
+    expect(other.locator("#answer-3")).to_have_value("세종대왕")
+    expect(other.locator("#save-status")).to_have_attribute("data-state", "committed")
+    assert other_frames.syncs() == []
+    assert stored(sitting.examinee_id) == {q1.pk: ("3", 1), short.pk: ("세종대왕", short_version)}
+
+
+def test_offline_changes_are_kept_counted_and_sent_when_back_also_after_a_crash(browser_context, sitting, platform):
+    """Offline the page keeps working and shows N unsent; back online they are sent and committed; a
+    change made offline survives closing the page (a crash) and is sent from the journal next time."""
+    # given
+    context = browser_context()
+    page = context.new_page()
+    frames = Frames(page)
+    sign_in(page, sitting)
+    q1, q2, short = sitting.questions[0], sitting.questions[1], sitting.short_answer
+    cache_key = answer_cache_key(exam_id=sitting.plan_id, test_code=sitting.test_code, user_id=sitting.examinee_id)
+    # when: offline, two answers
+    context.set_offline(True)
+    expect(page.locator("#exam-app")).to_have_attribute("data-connection", "offline")
+    page.locator("#question-0 label").nth(1).click()
+    go_to_question(page, 4)
+    page.locator("#answer-3").press_sequentially("한글")
+    # then: shown as unsent, nothing reached the server
+    expect(status(page)).to_have_attribute("data-state", "offline")
+    expect(status(page)).to_have_attribute("data-unsent", "2")
+    expect(status(page)).to_contain_text("미전송 2건")
+    expect(page.locator("#question-3-status")).to_have_attribute("data-state", "unsent")
+    time.sleep(1.0)  # past the debounce: a page that sent anyway would have sent by now
+    assert frames.syncs() == []
+    assert redis_client().exists(cache_key) == 0
+    assert stored(sitting.examinee_id) == {}
+    # when: back online
+    context.set_offline(False)
+    # then
+    expect(status(page)).to_have_attribute("data-state", "committed", timeout=30_000)
+    assert stored(sitting.examinee_id) == {q1.pk: ("2", 1), short.pk: ("한글", frames.values(short.pk)[-1][1])}
+    # when: offline again, one more change, and the page dies before it could send it
+    context.set_offline(True)
+    expect(page.locator("#exam-app")).to_have_attribute("data-connection", "offline")
+    go_to_question(page, 2)
+    page.locator("#question-1 label").nth(3).click()
+    expect(status(page)).to_have_attribute("data-unsent", "1")
+    expect(page.locator("#exam-app")).to_have_attribute("data-journal-pending", "0")
+    page.close()
+    context.set_offline(False)
+    reopened = context.new_page()
+    reopened_frames = Frames(reopened)
+    reopened.goto("/exam/")
+    # then: the journal had it; it is shown, sent and committed
+    expect(reopened.locator("#question-1 input[value='4']")).to_be_checked()
+    expect(reopened.locator("#save-status")).to_have_attribute("data-state", "committed", timeout=30_000)
+    assert reopened_frames.values(q2.pk) == [("4", 1)]
+    assert stored(sitting.examinee_id)[q2.pk] == ("4", 1)
+    assert len(stored(sitting.examinee_id)) == 3
+
+
+def test_korean_ime_composition_is_never_sent_half_composed(browser_context, sitting, platform):
+    """While an input method composes a syllable nothing is sent; after compositionend the committed text
+    is sent once, neither cut nor doubled (Chromium's own IME path, driven through the DevTools protocol)."""
+    # given
+    context = browser_context()
+    page = context.new_page()
+    frames = Frames(page)
+    sign_in(page, sitting)
+    short = sitting.short_answer
+    go_to_question(page, 4)
+    page.locator("#answer-3").focus()
+    devtools = context.new_cdp_session(page)
+    # when: compose 한 (ㅎ, 하, 한) and wait past the debounce
+    for text in ("ㅎ", "하", "한"):
+        devtools.send("Input.imeSetComposition", {"text": text, "selectionStart": len(text), "selectionEnd": len(text)})
+    time.sleep(1.0)
+    during = list(frames.values(short.pk))
+    devtools.send("Input.insertText", {"text": "한"})
+    expect(page.locator("#question-3-status")).to_have_attribute("data-state", "committed", timeout=30_000)
+    for text in ("ㄱ", "그", "글"):
+        devtools.send("Input.imeSetComposition", {"text": text, "selectionStart": len(text), "selectionEnd": len(text)})
+    time.sleep(1.0)
+    during_second = list(frames.values(short.pk))
+    devtools.send("Input.insertText", {"text": "글"})
+    expect(page.locator("#question-3-status")).to_have_attribute("data-state", "committed", timeout=30_000)
+    # then
+    assert during == []
+    assert during_second == [("한", 1)]
+    assert frames.values(short.pk) == [("한", 1), ("한글", 2)]
+    assert page.locator("#answer-3").input_value() == "한글"
+    assert stored(sitting.examinee_id) == {short.pk: ("한글", 2)}
+
+
+def test_pause_blocks_the_sheet_and_resume_opens_it(browser_context, sitting, platform):
+    """An operator's pause reaches the page (exam.state): a blocking overlay, the sheet inert, a click
+    changes nothing; the resume removes it and the sheet works again."""
+    # given
+    page = browser_context().new_page()
+    frames = Frames(page)
+    sign_in(page, sitting)
+    plan = TestPlan.objects.get(pk=sitting.plan_id)
+    # when
+    off_loop(plan_pause, plan=plan, actor="test")
+    # then
+    expect(page.locator("#pause-overlay")).to_be_visible()
+    expect(page.locator("#pause-dialog")).to_be_focused()
+    expect(page.locator("#pause-message")).to_have_text("시험이 일시 중지되었습니다. 감독관의 안내를 기다려 주세요.")
+    assert page.evaluate("document.getElementById('exam-main').inert") is True
+    box = page.locator("#question-0 label").nth(0).bounding_box()
+    page.mouse.click(box["x"] + 10, box["y"] + 10)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")
+    time.sleep(0.6)
+    expect(page.locator("#question-0 input[type=radio]:checked")).to_have_count(0)
+    assert frames.syncs() == []
+    # when
+    off_loop(plan_resume, plan=plan, actor="test")
+    # then
+    expect(page.locator("#pause-overlay")).to_be_hidden()
+    page.locator("#question-0 label").nth(0).click()
+    expect(status(page)).to_have_attribute("data-state", "committed", timeout=30_000)
+    assert stored(sitting.examinee_id) == {sitting.questions[0].pk: ("1", 1)}
+
+
+def test_submit_sends_submit_and_shows_the_servers_reply(browser_context, sitting, platform):
+    """The submit button asks first (a modal dialog), saves what is pending, sends {"type": "submit"}
+    and shows the server's reply; an error reply is shown with its message and code."""
+    # given
+    page = browser_context().new_page()
+    frames = Frames(page)
+    sign_in(page, sitting)
+    page.locator("#question-0 label").nth(2).click()
+    # when
+    page.locator("#submit-open").click()
+    expect(page.locator("#submit-dialog")).to_be_visible()
+    expect(page.locator("#submit-dialog-body")).to_contain_text("전체 4문항 중 3문항에 답하지 않았습니다.")
+    page.locator("#submit-confirm").click()
+    # then
+    result = page.locator("#submit-result")
+    expect(result).to_have_attribute("data-state", re.compile("^(error|done)$"), timeout=30_000)
+    submit_index = next(i for i, f in enumerate(frames.sent) if f["type"] == "submit")
+    assert [f["type"] for f in frames.sent[:submit_index]].count("answer.sync") == 1
+    reply = frames.reply_to("submit")
+    if reply["type"] == "error":
+        expect(result).to_have_attribute("data-state", "error")
+        expect(result).to_have_text(f"{reply['message']} ({reply['code']})")
+    else:
+        assert (reply["type"], reply["answered"], reply["total"]) == ("submit.result", 1, 4)
+        expect(result).to_have_attribute("data-state", "done")
+        expect(result).to_have_text("답안을 제출했습니다(전체 4문항 중 1문항 응답).")
+        expect(page.locator("#answer-3")).to_be_disabled()
+    # the flush writes ANSWER_DATA after the submit as before it
+    expected = {sitting.questions[0].pk: ("3", 1)}
+    assert eventually(lambda: stored(sitting.examinee_id), expected) == expected
+
+
+def test_http_fallback_when_the_socket_cannot_connect(browser_context, sitting, platform):
+    """When /ws/exam/ keeps failing (a network that starts blocking WebSockets mid-exam), the reloaded
+    page recovers and saves over POST /api/v1/answers/sync and learns the commit from GET
+    /api/v1/answers/recover."""
+    # given: the examinee began over the socket; from now on every WebSocket is closed at once
+    page = browser_context().new_page()
+    sign_in(page, sitting)
+    page.route_web_socket("**/ws/exam/**", lambda socket: socket.close(code=1011, reason="blocked"))
+    syncs = []
+    page.on("request", lambda r: syncs.append(r.post_data_json) if r.url.endswith("/api/v1/answers/sync") else None)
+    question = sitting.questions[0].pk
+    # when
+    page.reload()
+    expect(page.locator("#exam-app")).to_have_attribute("data-connection", "fallback", timeout=30_000)
+    expect(status(page)).to_contain_text("(저속 연결 모드)")
+    page.locator("#question-0 label").nth(3).click()
+    # then
+    expect(status(page)).to_have_attribute("data-state", "committed", timeout=40_000)
+    assert [(s["answers"][question]["value"], s["answers"][question]["version"]) for s in syncs] == [("4", 1)]
+    assert syncs[0]["checksum"] == checksum(syncs[0]["answers"])
+    assert stored(sitting.examinee_id) == {question: ("4", 1)}
