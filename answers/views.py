@@ -60,6 +60,9 @@ EXAM_STRINGS = {
     "exam_completed": _("The exam has ended."),
     "signed_out": _("Your sign-in has ended. Your unsent answers are kept on this device."),
     "sign_in_again": _("Sign in again"),
+    "replaced_by_server": _(
+        "Question {questions}: a newer answer from another window or computer replaced the change made here."
+    ),
     "leftovers": _("{n} changes from an earlier stage could not be sent. Please tell your supervisor."),
     "journal_memory_only": _(
         "This browser cannot keep answers on the device. Do not close this tab until all answers are saved."

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from exam_platform.embedded import free_port, port_is_open
 from plans.models import Question
@@ -102,11 +103,15 @@ class FlushBell(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True, name="flush-bell")
         self.stopped = threading.Event()
+        self.ringing = threading.Event()
+        self.ringing.set()
 
     def run(self) -> None:
         from answers.tasks import answer_queue_flush_task
 
         while not self.stopped.wait(FLUSH_BELL_SECONDS):
+            if not self.ringing.is_set():
+                continue
             try:
                 answer_queue_flush_task.delay()
             except Exception:  # a missed ring costs latency only; the next one follows
@@ -122,6 +127,32 @@ class Platform:
     url: str
     daphne_log: Path
     worker_log: Path
+    bell: FlushBell
+
+
+def _database_quiet(*, timeout: float = 15.0) -> bool:
+    """Wait until no other session on the test database is inside a statement or a transaction.
+
+    pytest-django empties the tables after each test with TRUNCATE, which deadlocks against a
+    flush or a socket-session write still running in the worker or daphne.
+    """
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND state IS NOT NULL AND state <> 'idle'"
+            )
+            busy = cursor.fetchone()[0]
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= 0.5:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +201,7 @@ def platform(django_db_setup, tmp_path_factory):
         _wait(lambda: port_is_open("127.0.0.1", port), what="daphne", log=daphne_log, process=daphne)
         _wait(lambda: b" ready." in worker_log.read_bytes(), what="the Celery worker", log=worker_log, process=worker)
         bell.start()
-        yield Platform(url=f"http://127.0.0.1:{port}", daphne_log=daphne_log, worker_log=worker_log)
+        yield Platform(url=f"http://127.0.0.1:{port}", daphne_log=daphne_log, worker_log=worker_log, bell=bell)
     finally:
         if bell.is_alive():
             bell.stop()
@@ -205,7 +236,18 @@ def chromium(platform):
 
 
 @pytest.fixture
-def browser_context(chromium, platform):
+def quiet_after_test(transactional_db, platform):
+    """After the test (its browser closed), stop ringing the flush and let the subprocesses finish
+    their database work before pytest-django empties the tables."""
+    platform.bell.ringing.set()
+    yield
+    platform.bell.ringing.clear()
+    time.sleep(FLUSH_BELL_SECONDS)
+    _database_quiet()
+
+
+@pytest.fixture
+def browser_context(chromium, platform, quiet_after_test):
     """A fresh browser profile (its own cookies and IndexedDB), Korean, on the platform's address."""
     contexts = []
 

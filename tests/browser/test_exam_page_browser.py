@@ -7,15 +7,17 @@ answers end in ANSWER_DATA with the versions the page sent, and the page shows t
 
 from __future__ import annotations
 
+import math
 import re
 import time
 
 import pytest
+from django.utils import timezone
 
 from answers.keys import answer_cache_key
 from answers.models import AnswerHistory
 from exam_platform.redis import redis_client
-from plans.models import TestPlan
+from plans.models import ExamineeProgress, TestPlan
 from plans.services.lifecycle import plan_pause, plan_resume
 from tests.answers.helpers import checksum
 from tests.browser.helpers import Frames, eventually, go_to_question, off_loop, sign_in, status, stored
@@ -166,10 +168,16 @@ def test_pause_blocks_the_sheet_and_resume_opens_it(browser_context, sitting, pl
     frames = Frames(page)
     sign_in(page, sitting)
     plan = TestPlan.objects.get(pk=sitting.plan_id)
+    deadline = ExamineeProgress.objects.get(pk=sitting.examinee_id).stage_deadline
+    running = int(page.locator("#countdown").get_attribute("data-seconds"))
+    assert abs(running - math.ceil((deadline - timezone.now()).total_seconds())) <= 2
     # when
     off_loop(plan_pause, plan=plan, actor="test")
     # then
     expect(page.locator("#pause-overlay")).to_be_visible()
+    frozen = page.locator("#countdown").get_attribute("data-seconds")
+    time.sleep(2.2)
+    expect(page.locator("#countdown")).to_have_attribute("data-seconds", frozen)
     expect(page.locator("#pause-dialog")).to_be_focused()
     expect(page.locator("#pause-message")).to_have_text("시험이 일시 중지되었습니다. 감독관의 안내를 기다려 주세요.")
     assert page.evaluate("document.getElementById('exam-main').inert") is True
@@ -184,6 +192,7 @@ def test_pause_blocks_the_sheet_and_resume_opens_it(browser_context, sitting, pl
     off_loop(plan_resume, plan=plan, actor="test")
     # then
     expect(page.locator("#pause-overlay")).to_be_hidden()
+    expect(page.locator("#countdown")).not_to_have_attribute("data-seconds", frozen, timeout=5_000)
     page.locator("#question-0 label").nth(0).click()
     expect(status(page)).to_have_attribute("data-state", "committed", timeout=30_000)
     assert stored(sitting.examinee_id) == {sitting.questions[0].pk: ("1", 1)}
@@ -242,3 +251,42 @@ def test_http_fallback_when_the_socket_cannot_connect(browser_context, sitting, 
     assert [(s["answers"][question]["value"], s["answers"][question]["version"]) for s in syncs] == [("4", 1)]
     assert syncs[0]["checksum"] == checksum(syncs[0]["answers"])
     assert stored(sitting.examinee_id) == {question: ("4", 1)}
+
+
+def test_two_windows_the_servers_newer_copy_wins_and_the_other_window_follows(browser_context, sitting, platform):
+    """Two windows of one examinee. A change made offline in the second at a version the first already
+    stored is replaced on reconnect by the server's copy, with a notice, and never sent; the second
+    window's next change goes above the server's version and the first window follows it."""
+    # given: both windows open on an empty sheet; the second goes offline
+    first = browser_context().new_page()
+    sign_in(first, sitting)
+    second_context = browser_context()
+    second = second_context.new_page()
+    second_frames = Frames(second)
+    sign_in(second, sitting)
+    question = sitting.questions[0].pk
+    second_context.set_offline(True)
+    expect(second.locator("#exam-app")).to_have_attribute("data-connection", "offline")
+    # when: the first window answers 1 (stored); the offline second answers 2 at the same version 1
+    first.locator("#question-0 label").nth(0).click()
+    expect(status(first)).to_have_attribute("data-state", "committed", timeout=30_000)
+    second.locator("#question-0 label").nth(1).click()
+    expect(status(second)).to_have_attribute("data-unsent", "1")
+    second_context.set_offline(False)
+    # then: the server's copy wins in the second window, which says so and sends nothing
+    expect(second.locator("#question-0 input[value='1']")).to_be_checked(timeout=15_000)
+    notice = (
+        f"문항 {sitting.questions[0].question_no}: "
+        "다른 창이나 다른 기기에서 입력한 더 새로운 답안으로 이 화면의 변경이 바뀌었습니다."
+    )
+    expect(second.locator("#exam-alerts")).to_have_text(notice)
+    expect(status(second)).to_have_attribute("data-state", "committed")
+    assert second_frames.syncs() == []
+    # when: the second window changes it again
+    second.locator("#question-0 label").nth(2).click()
+    # then: version 2 above the server's 1, stored; the first window shows it too
+    expect(status(second)).to_have_attribute("data-state", "committed", timeout=30_000)
+    expect(first.locator("#question-0 input[value='3']")).to_be_checked(timeout=15_000)
+    assert second_frames.values(question) == [("3", 2)]
+    assert stored(sitting.examinee_id) == {question: ("3", 2)}
+    assert AnswerHistory.objects.filter(examinee_id=sitting.examinee_id).count() == 2

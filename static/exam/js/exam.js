@@ -450,6 +450,7 @@ function applyRecover(result) {
   }
   const answers = result.answers || {};
   const committed = result.committed || {};
+  const replaced = [];
   for (const question of questions) {
     const server = answers[question.id];
     const committedVersion = Math.max(committed[question.id] || 0, server ? server.committedVersion || 0 : 0);
@@ -482,7 +483,9 @@ function applyRecover(result) {
       } else if (local.version === server.version && local.value === server.value) {
         local.ackedVersion = Math.max(local.ackedVersion, server.version);
       } else {
-        // The server holds a newer version (another tab or computer wrote it): it wins.
+        // The server holds a newer version (another tab or computer wrote it): it wins, and the
+        // examinee is told when a change of this page's was replaced.
+        if (local.value !== server.value && local.version > local.ackedVersion) replaced.push(question.no);
         Object.assign(local, {
           value: server.value,
           version: server.version,
@@ -510,6 +513,7 @@ function applyRecover(result) {
   else for (const question of questions) renderQuestionValue(question.id);
   renderLeftovers();
   renderOverallStatus();
+  if (replaced.length) showAlert(t("replaced_by_server", { questions: replaced.join(", ") }), { kind: "notice" });
   schedulePump(0);
 }
 
@@ -535,6 +539,11 @@ async function onOpen() {
 
 function onState(state) {
   elements.app.dataset.connection = state;
+  if (state !== "open" && state !== "fallback") {
+    // Whatever happened while the link was down, the next link starts with recover: nothing is
+    // sent before the server's versions are known again.
+    recovered = false;
+  }
   if (state === "fallback") {
     onOpen();
   }
@@ -545,15 +554,24 @@ function onState(state) {
 
 function onUnsolicited(message) {
   if (message.type === "answer.committed") {
+    let newerElsewhere = false;
     for (const [questionId, version] of Object.entries(message.versions || {})) {
-      const entry = sheet.get(questionId);
+      const entry = sheet.get(questionId) || (questionViews.has(questionId) ? entryFor(questionId) : null);
       if (!entry) continue;
-      entry.committedVersion = Math.max(entry.committedVersion, version);
-      entry.ackedVersion = Math.max(entry.ackedVersion, Math.min(version, entry.version));
-      if (isCommitted(entry)) journal.remove(questionId).catch(() => undefined);
+      entry.serverVersion = Math.max(entry.serverVersion, version);
+      if (entry.version > version || (entry.version === version && entry.ackedVersion >= version)) {
+        // This page's version, or an older one of this page's: that much is in the database.
+        entry.committedVersion = Math.max(entry.committedVersion, version);
+        if (isCommitted(entry)) journal.remove(questionId).catch(() => undefined);
+      } else {
+        // Another window or computer of this examinee wrote it (the doorbell rings every open
+        // page): fetch that value; a change of this page's now goes above it.
+        newerElsewhere = true;
+      }
       renderQuestionStatus(questionId);
     }
     renderOverallStatus();
+    if (newerElsewhere) recoverNow();
   } else if (message.type === "exam.state" || message.type === "exam.clock") {
     // Doorbells of the lifecycle (pause, resume, start, completion, stage move, extra time). The
     // server sends the examinee's state as it is now; a lost ring is caught by the next heartbeat.
@@ -741,9 +759,9 @@ function clearAlert() {
   }
 }
 
-function showAlert(text, { link = null, linkText = "" } = {}) {
+function showAlert(text, { link = null, linkText = "", kind = "error" } = {}) {
   elements.alerts.textContent = text;
-  elements.alerts.dataset.kind = "error";
+  elements.alerts.dataset.kind = kind;
   if (link) {
     const anchor = document.createElement("a");
     anchor.href = link;
