@@ -17,10 +17,12 @@ from django.utils import timezone
 from answers.keys import answer_cache_key
 from answers.models import AnswerHistory
 from exam_platform.redis import redis_client
-from plans.models import ExamineeProgress, TestPlan
-from plans.services.lifecycle import plan_pause, plan_resume
+from plans.models import ExamineeProgress, Question, TestPlan, TestStage
+from plans.services.access import examinee_access_codes_issue
+from plans.services.lifecycle import plan_pause, plan_resume, plan_start, stage_deadlines_enforce
 from tests.answers.helpers import checksum
 from tests.browser.helpers import Frames, eventually, go_to_question, off_loop, sign_in, status, stored
+from tests.plans import factories
 
 expect = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (pip install -r requirements-dev.txt)"
@@ -290,3 +292,36 @@ def test_two_windows_the_servers_newer_copy_wins_and_the_other_window_follows(br
     assert second_frames.values(question) == [("3", 2)]
     assert stored(sitting.examinee_id) == {question: ("3", 2)}
     assert AnswerHistory.objects.filter(examinee_id=sitting.examinee_id).count() == 2
+
+
+def test_the_countdown_runs_out_and_the_next_stage_brings_its_paper(browser_context, plan, stage, group, examinee):
+    """A stage of a few seconds: the countdown from the server's deadline reaches "time is up"; when the
+    deadline moves the examinee on (the beat's sweep), the page recovers the next stage's paper and
+    its answers are stored under the new paper."""
+    # given: stage 1 lasts 8 s, stage 2 follows with its own paper
+    TestStage.objects.filter(pk=stage.pk).update(time_limit=8)
+    second = factories.TestStageFactory(plan=plan, stage_order=2, time_limit=600)
+    factories.QuestionFactory.create_batch(2, paper=second.test_code)
+    off_loop(plan_start, plan=plan, actor="test")
+    [(_, code)] = examinee_access_codes_issue(examinee_ids=[examinee.pk])
+    page = browser_context().new_page()
+    page.goto("/")
+    page.locator("#plan-id").fill(plan.pk)
+    page.locator("#examinee-id").fill(examinee.pk)
+    page.locator("#access-code").fill(code)
+    page.locator("#login-submit").click()
+    expect(page.locator("#exam-app")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#exam-stage")).to_contain_text(stage.pk)
+    seconds = int(page.locator("#countdown").get_attribute("data-seconds"))
+    # when: the time runs out, then the sweep moves the examinee on
+    expect(page.locator("#countdown")).to_have_text("시간 종료", timeout=15_000)
+    off_loop(stage_deadlines_enforce)
+    # then
+    expect(page.locator("#exam-stage")).to_contain_text(second.pk, timeout=15_000)
+    expect(page.locator("#palette button")).to_have_count(2)
+    expect(page.locator("#countdown")).to_have_attribute("data-seconds", re.compile(r"^(59\d|600)$"))
+    page.locator("#question-0 label").nth(1).click()
+    expect(status(page)).to_have_attribute("data-state", "committed", timeout=30_000)
+    first_of_second = Question.objects.filter(paper_id=second.test_code_id).order_by("question_no").first()
+    assert 0 < seconds <= 8
+    assert stored(examinee.pk) == {first_of_second.pk: ("2", 1)}

@@ -25,6 +25,7 @@ const PACE_MS = 60; // the server allows 20 messages a second sustained
 const HEARTBEAT_MIN_MS = 20000;
 const HEARTBEAT_JITTER_MS = 10000;
 const FALLBACK_POLL_MS = 15000;
+const FALLBACK_POLL_WAITING_MS = 5000;
 const HIGH_PRIORITY_SECONDS = 60;
 const MAX_NAVIGATION_PER_MESSAGE = 50;
 const KEEP_NAVIGATION = 500;
@@ -269,13 +270,15 @@ function nextDue(now) {
 async function buildSync(entry) {
   const questionId = entry.questionId;
   if (questionId === currentQuestionId()) accrueFocus();
-  if (entry.sentVersion < entry.version) {
+  // The change as it is now: a keystroke during the awaits below gets the next version.
+  const change = { value: entry.value, version: entry.version, updated: entry.updated };
+  if (entry.sentVersion < change.version) {
     // Write-ahead: the journal learns the version went out before it does, so a version is
     // never sent twice with different values, even after a crash right after sending.
-    entry.sentVersion = entry.version;
+    entry.sentVersion = change.version;
     await journal.put(journalRecord(entry)).catch(() => undefined);
   }
-  const answers = { [questionId]: { value: entry.value, version: entry.version, updated: entry.updated } };
+  const answers = { [questionId]: change };
   const moves = navigation.slice(0, MAX_NAVIGATION_PER_MESSAGE);
   const remaining = clock.remainingSeconds();
   const highPriority = entry.priority === "high" || (remaining !== null && remaining <= HIGH_PRIORITY_SECONDS);
@@ -296,7 +299,7 @@ async function buildSync(entry) {
     priority: highPriority ? "high" : "normal",
     checksum: await answersChecksum(answers),
   };
-  return { message, moves: moves.length, version: entry.version };
+  return { message, moves: moves.length, version: change.version };
 }
 
 /** Send the due changes one message at a time (each question's own counters travel with it). */
@@ -343,8 +346,9 @@ async function handleSyncReply(entry, version, moves, reply) {
       if (entry.version === version) entry.dirtySince = 0;
       clearAlert();
       if (pauseSource === "error") hidePause();
+      if (connection.state === "fallback") scheduleHeartbeat(); // learn the commit sooner
     }
-    if (reply.rejected && questionId in reply.rejected) {
+    if (reply.rejected && questionId in reply.rejected && entry.version === version) {
       // This value can never be stored (not a choice, too long, unknown question): keep it on
       // screen with the reason and wait for the examinee to change it.
       entry.rejected = reply.rejected[questionId];
@@ -631,8 +635,12 @@ async function heartbeat() {
 
 function scheduleHeartbeat() {
   clearTimeout(heartbeatTimer);
-  const fallback = connection.state === "fallback";
-  const delay = fallback ? FALLBACK_POLL_MS : HEARTBEAT_MIN_MS + Math.random() * HEARTBEAT_JITTER_MS;
+  let delay = HEARTBEAT_MIN_MS + Math.random() * HEARTBEAT_JITTER_MS;
+  if (connection.state === "fallback") {
+    // No doorbells over HTTP: poll recover, sooner while saved changes wait for the database.
+    const waiting = [...sheet.values()].some((entry) => questionState(entry) === "saved");
+    delay = waiting ? FALLBACK_POLL_WAITING_MS : FALLBACK_POLL_MS;
+  }
   heartbeatTimer = setTimeout(async () => {
     await heartbeat();
     if (connection.usable) scheduleHeartbeat();
@@ -770,9 +778,12 @@ function showAlert(text, { link = null, linkText = "", kind = "error" } = {}) {
   }
 }
 
+/** Changes of the current paper not yet acknowledged (a refused one is shown as an error instead). */
 function unsentCount() {
   let count = 0;
-  for (const entry of sheet.values()) if (entry.testCode === testCode && needsSending(entry)) count += 1;
+  for (const entry of sheet.values()) {
+    if (entry.testCode === testCode && needsSending(entry) && !entry.rejected) count += 1;
+  }
   return count;
 }
 
@@ -840,8 +851,16 @@ function renderOverallStatus() {
   elements.status.textContent = text;
 }
 
+let timeOverPinged = null;
+
 function renderCountdown() {
   const remaining = clock.remainingSeconds();
+  if (remaining === 0 && timeOverPinged !== clock.deadlineMs && connection && connection.state === "open") {
+    // The stage's time is over: ask the server for the clock once (it moves an AUTO_MOVE stage
+    // on; the reply's stageId brings the next paper through recover).
+    timeOverPinged = clock.deadlineMs;
+    setTimeout(heartbeat, 1000);
+  }
   const text = remaining === 0 ? t("time_over") : formatRemaining(remaining);
   if (elements.countdown.textContent !== text) elements.countdown.textContent = text;
   elements.countdown.dataset.seconds = remaining === null ? "" : String(remaining);
