@@ -195,7 +195,7 @@ def platform(django_db_setup, tmp_path_factory):
         )  # fmt: skip
         worker = start(
             [str(BIN / "celery"), "-A", "exam_platform", "worker", "-P", "solo", "-l", "info",
-             "-n", f"browser-{os.getpid()}@%h", "-Q", "celery"],
+             "-n", f"browser-{os.getpid()}@%h", "-Q", "celery,answers,media,logs"],
             worker_log,
         )  # fmt: skip
         _wait(lambda: port_is_open("127.0.0.1", port), what="daphne", log=daphne_log, process=daphne)
