@@ -67,7 +67,11 @@ def _database_url() -> str:
     credentials = quote(db["USER"] or "", safe="")
     if db.get("PASSWORD"):
         credentials += ":" + quote(db["PASSWORD"], safe="")
-    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    host = db["HOST"] or "127.0.0.1"
+    # A Unix-socket directory (make test's throwaway PostgreSQL) goes percent-encoded in the host.
+    host = quote(host, safe="") if host.startswith("/") else host
+    port = f":{db['PORT']}" if db.get("PORT") else ""
+    return f"postgres://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}"
 
 
 def _stop(process: subprocess.Popen) -> None:
