@@ -19,7 +19,8 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
-from django.utils import timezone
+from django.http import HttpRequest
+from django.utils import timezone, translation
 
 from monitoring.messages import CodedError, Msg
 from plans.services.access import examinee_token_examinee_get
@@ -56,9 +57,11 @@ class ExamConsumer(AsyncWebsocketConsumer):
 
     examinee_id: str = ""
     socket_id: str = ""
+    language: str = "ko"
     context: ExamineeContext | None = None
 
     async def connect(self) -> None:
+        self.language = self._language()
         await self.accept()
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
         if not token:
@@ -81,7 +84,8 @@ class ExamConsumer(AsyncWebsocketConsumer):
                 await self.channel_layer.group_add(group, self.channel_name)
             self.context = await database_sync_to_async(examinee_context_get)(examinee_id=self.examinee_id)
         except CodedError as error:
-            await self._send(error.as_reply())
+            with translation.override(self.language):
+                await self._send(error.as_reply())
             await self.close(code=4401, reason=error.code)
             return
         self.tokens = RATE_BURST
@@ -95,6 +99,15 @@ class ExamConsumer(AsyncWebsocketConsumer):
         if self.socket_id:
             await database_sync_to_async(socket_session_close)(socket_id=self.socket_id)
 
+    def _language(self) -> str:
+        """The page's language, as LocaleMiddleware would choose it (language cookie, then Accept-Language)."""
+        request = HttpRequest()
+        request.COOKIES = self.scope.get("cookies", {})
+        for key, value in self.scope.get("headers", []):
+            if key.lower() == b"accept-language":
+                request.META["HTTP_ACCEPT_LANGUAGE"] = value.decode("latin-1")
+        return translation.get_language_from_request(request)
+
     def _client_info(self) -> ClientInfo:
         headers = {
             key.decode("latin-1").lower(): value.decode("latin-1") for key, value in self.scope.get("headers", [])
@@ -106,6 +119,10 @@ class ExamConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.examinee_id:
             return
+        with translation.override(self.language):
+            await self._receive(text_data, bytes_data)
+
+    async def _receive(self, text_data: str | None, bytes_data: bytes | None) -> None:
         if not self._take_token():
             self.refused_in_row += 1
             await self._send(Msg.SYSTEM_RATE_LIMITED.as_reply())

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from django.middleware.csrf import CsrfViewMiddleware
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
@@ -25,14 +26,27 @@ class ExamineeUser:
 
 
 class ExamineeTokenAuthentication(BaseAuthentication):
+    """A bearer token, or the session the sign-in set; a session-authenticated request must also pass
+    Django's CSRF check (as DRF's SessionAuthentication does), so another site cannot write answers."""
+
     def authenticate(self, request: Request) -> tuple[ExamineeUser, str] | None:
         header = request.META.get("HTTP_AUTHORIZATION", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if not token:
-            token = request._request.session.get("examinee_token", "") if hasattr(request._request, "session") else ""
+        if token:
+            return ExamineeUser(examinee=examinee_token_examinee_get(token=token)), token
+        session = getattr(request._request, "session", None)
+        token = session.get("examinee_token", "") if session is not None else ""
         if not token:
             return None
+        self._csrf_check(request)
         return ExamineeUser(examinee=examinee_token_examinee_get(token=token)), token
+
+    def _csrf_check(self, request: Request) -> None:
+        check = CsrfViewMiddleware(lambda _request: None)
+        check.process_request(request._request)
+        reason = check.process_view(request._request, None, (), {})
+        if reason:
+            raise CodedError(Msg.AUTH_FORBIDDEN, detail="CSRF check failed: send the X-CSRFToken header")
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="exam"'

@@ -10,9 +10,9 @@ from rest_framework.views import APIView
 from monitoring.messages import CodedError, Msg
 from plans.services.access import examinee_authenticate, examinee_token_issue
 
-from ..selectors import examinee_context_get
 from ..services.protocol import answer_sync_validate, message_parse
 from ..services.recovery import answer_recover
+from ..services.session import examinee_sitting_context_get
 from ..services.sync import answer_sync_apply
 from .authentication import ExamineeTokenAuthentication, examinee_required
 
@@ -68,7 +68,7 @@ class AnswerSyncApi(ExamineeApi):
         if message.get("type") != "answer.sync":
             raise CodedError(Msg.VALIDATION_UNKNOWN_TYPE, detail="expected answer.sync")
         sync = answer_sync_validate(message)
-        context = examinee_context_get(examinee_id=examinee.examinee_id)
+        context = examinee_sitting_context_get(examinee_id=examinee.examinee_id)
         result = answer_sync_apply(context=context, message=sync, now=timezone.now())
         return Response(result.as_ack())
 
@@ -78,5 +78,5 @@ class AnswerRecoverApi(ExamineeApi):
 
     def get(self, request: Request) -> Response:
         examinee = examinee_required(request)
-        context = examinee_context_get(examinee_id=examinee.examinee_id)
+        context = examinee_sitting_context_get(examinee_id=examinee.examinee_id)
         return Response(answer_recover(context=context, now=timezone.now()))

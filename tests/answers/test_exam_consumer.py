@@ -128,3 +128,20 @@ async def test_invalid_token_gets_a_reason_before_the_close(redis_conn, examinee
     closed = await communicator.receive_output(timeout=5)
     assert reply["code"] == Msg.AUTH_TOKEN_INVALID.code
     assert closed == {"type": "websocket.close", "code": 4401, "reason": Msg.AUTH_TOKEN_INVALID.code}
+
+
+async def test_errors_come_in_the_pages_language(redis_conn, examinee, open_exam, token):
+    """A page asking for English gets English error messages; Korean is the default."""
+    english = WebsocketCommunicator(
+        application, f"/ws/exam/?token={token}", headers=[*ORIGIN, (b"accept-language", b"en-US,en;q=0.9")]
+    )
+    assert (await english.connect())[0]
+    await english.send_to(text_data="{")
+    english_reply = await english.receive_json_from(timeout=5)
+    await english.disconnect()
+    korean = await _connect(token)
+    await korean.send_to(text_data="{")
+    korean_reply = await korean.receive_json_from(timeout=5)
+    await korean.disconnect()
+    assert english_reply["message"] == Msg.VALIDATION_MALFORMED.en
+    assert korean_reply["message"] == Msg.VALIDATION_MALFORMED.ko

@@ -82,3 +82,44 @@ def test_no_token_is_401(client, examinee, open_exam):
     """Without a token or session the fallback refuses with AUT-002."""
     response = client.get("/api/v1/answers/recover")
     assert (response.status_code, response.json()["code"]) == (401, Msg.AUTH_TOKEN_INVALID.code)
+
+
+def test_session_fallback_needs_the_csrf_token(redis_conn, examinee, open_exam, questions):
+    """With the session cookie only, a sync without X-CSRFToken is refused (AUT-003); with it, accepted."""
+    from django.test import Client
+
+    # given: the exam page's session (sign-in sets it) and its CSRF cookie
+    browser = Client(enforce_csrf_checks=True)
+    (_examinee, code), = examinee_access_codes_issue(examinee_ids=[examinee.pk])  # fmt: skip
+    browser.post("/api/v1/examinee/login", {"planId": examinee.plan_id, "examineeId": examinee.pk,
+                                            "accessCode": code}, content_type="application/json")  # fmt: skip
+    browser.get("/exam/")
+    csrf = browser.cookies["csrftoken"].value
+    body = json.dumps(sync_message(examinee=examinee, test_code=open_exam.test_code_id,
+                                   changes={questions[0].pk: ("1", 1)}))  # fmt: skip
+    # when
+    forged = browser.post("/api/v1/answers/sync", body, content_type="application/json")
+    stored_after_forged = stored_answer_state(redis_conn)
+    genuine = browser.post("/api/v1/answers/sync", body, content_type="application/json", HTTP_X_CSRFTOKEN=csrf)
+    # then
+    assert (forged.status_code, forged.json()["code"]) == (403, Msg.AUTH_FORBIDDEN.code)
+    assert stored_after_forged == {}
+    assert genuine.json()["accepted"] == {questions[0].pk: 1}
+
+
+def test_a_waiting_examinee_begins_over_the_fallback(client, redis_conn, make_examinees, open_exam, questions):
+    """An examinee whose network never allowed a socket begins the running exam on the first fallback call."""
+    # given: an examinee added after the start, still WAITING
+    (newcomer,) = make_examinees(1, prefix="LATE")
+    (_examinee, code), = examinee_access_codes_issue(examinee_ids=[newcomer.pk])  # fmt: skip
+    credentials = {"planId": newcomer.plan_id, "examineeId": newcomer.pk, "accessCode": code}
+    token = client.post("/api/v1/examinee/login", credentials, content_type="application/json").json()["token"]
+    body = json.dumps(sync_message(examinee=newcomer, test_code=open_exam.test_code_id,
+                                   changes={questions[0].pk: ("2", 1)}))  # fmt: skip
+    # when
+    ack = client.post(
+        "/api/v1/answers/sync", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    # then
+    assert ack.status_code == 200, ack.json()
+    assert ack.json()["accepted"] == {questions[0].pk: 1}

@@ -1,3 +1,10 @@
+
+/** Django's CSRF token (the exam page sets the cookie); the session-authenticated fallback needs it. */
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
 // The page's link to the server (docs/protocol.md): the WebSocket /ws/exam/ (session cookie), with
 // reconnection after exponential backoff and jitter, and the HTTP fallback (POST
 // /api/v1/answers/sync, GET /api/v1/answers/recover) when the socket cannot be opened a few times
@@ -202,7 +209,7 @@ export class Connection {
         response = await fetch(this.syncUrl, {
           method: "POST",
           credentials: "same-origin",
-          headers: { "Content-Type": "application/json" },
+          headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
           body: JSON.stringify(message),
         });
       } else if (message.type === "recover") {
