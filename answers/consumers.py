@@ -23,6 +23,7 @@ from django.http import HttpRequest
 from django.utils import timezone, translation
 
 from monitoring.messages import CodedError, Msg
+from monitoring.services.client_logs import LogOwner, client_log_enqueue
 from plans.services.access import examinee_token_examinee_get
 from plans.services.lifecycle import exam_group_channel_name
 from proctoring.choices import UserType
@@ -175,6 +176,15 @@ class ExamConsumer(AsyncWebsocketConsumer):
             "stageId": context.stage_id,
             "testCode": context.test_code,
         }
+
+    async def handle_log(self, message: dict[str, Any]) -> dict[str, Any]:
+        """Page events (focus lost, reconnects, errors) for the log queue, apart from answers."""
+        context = await self._context()
+        owner = LogOwner(examinee_id=self.examinee_id, plan_id=context.plan_id, group_id=context.group_id)
+        count = await sync_to_async(client_log_enqueue)(
+            owner=owner, events=message.get("events"), received=timezone.now()
+        )
+        return {"type": "log.ack", "seq": message.get("seq"), "count": count}
 
     async def handle_submit(self, message: dict[str, Any]) -> dict[str, Any]:
         context = await self._context(force=True)

@@ -14,16 +14,14 @@ that a Lua script can check and move one question's version without decoding the
     st            the sheet's state: empty while open, SUBMITTED once submitted
 
 Streams are the durable answer queue (at-least-once, consumer group FLUSH_GROUP); `high` holds
-final submits and saves at a stage deadline, `normal` the routine saves. Media and log streams
-are separate, as in the seed.
+final submits and saves at a stage deadline, `normal` the routine saves. The log queue is separate,
+as in the seed (monitoring.services.client_logs); the media queue is not built yet.
 """
 
 ANSWER_STREAM_HIGH = "stream:answers:high"
 ANSWER_STREAM_NORMAL = "stream:answers:normal"
 ANSWER_STREAMS = (ANSWER_STREAM_HIGH, ANSWER_STREAM_NORMAL)
 ANSWER_DEAD_LETTER_STREAM = "stream:answers:dead"
-MEDIA_STREAM = "stream:media"
-LOG_STREAM = "stream:logs"
 FLUSH_GROUP = "flushers"
 NAVIGATION_KEEP = 100
 

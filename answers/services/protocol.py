@@ -29,7 +29,7 @@ MAX_INFO_LENGTH = 200
 MAX_VERSION = 1_000_000_000
 MAX_COUNTER = 2_000_000_000
 MAX_INT_DIGITS = 12
-MESSAGE_TYPES = frozenset({"answer.sync", "recover", "heartbeat", "submit"})
+MESSAGE_TYPES = frozenset({"answer.sync", "recover", "heartbeat", "submit", "log"})
 CHECKSUM_RE = re.compile(r"^[0-9a-f]{64}$")
 # NUL and lone surrogates parse as JSON but PostgreSQL text refuses them.
 BAD_CHARACTERS_RE = re.compile("[\x00\ud800-\udfff]")

@@ -25,6 +25,14 @@ EXPECTED = [
     ("exam: group progress reconciliation", "plans.tasks.group_progress_reconcile_task", True, 120, None, "* *"),
     ("exam: stage deadlines", "plans.tasks.stage_deadlines_enforce_task", True, 5, (1, IntervalSchedule.SECONDS), None),
     (
+        "monitoring: page log flush",
+        "monitoring.tasks.client_logs_flush_task",
+        True,
+        30,
+        (10, IntervalSchedule.SECONDS),
+        None,
+    ),
+    (
         "proctoring: stale socket sessions",
         "proctoring.tasks.socket_sessions_expire_task",
         True,

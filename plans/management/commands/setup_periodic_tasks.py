@@ -52,6 +52,13 @@ SCHEDULES = [
         expire_seconds=60,
         description="Close SOCKET_SESSION rows whose server died without closing them (no heartbeat for 90 s).",
     ),
+    Schedule(
+        name="monitoring: page log flush",
+        task="monitoring.tasks.client_logs_flush_task",
+        every_seconds=10,
+        expire_seconds=30,
+        description="Write the log stream's entries to the log storage as JSON-lines files.",
+    ),
 ]
 
 

@@ -2,8 +2,8 @@
 
 from django.db import transaction
 
-from .messages import Msg
-from .models import StdMessage
+from ..messages import Msg
+from ..models import StdMessage
 
 
 @transaction.atomic
