@@ -50,6 +50,14 @@ START_TIMEOUT_SECONDS = 90
 FLUSH_BELL_SECONDS = 0.5
 
 
+def skip_or_fail(reason: str) -> None:
+    """Skip on a developer's machine without a browser; in CI (CI=true) a missing browser is a failure,
+    so a green CI can never hide browser tests that did not run."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the browser tests: {reason}")
+    pytest.skip(reason)
+
+
 def browser_missing_reason() -> str | None:
     """Why the browser tests cannot run on this machine, or None."""
     try:
@@ -164,7 +172,7 @@ def platform(django_db_setup, tmp_path_factory):
     """daphne and a Celery worker on the test database and this run's Redis database, for one module."""
     reason = browser_missing_reason()
     if reason:
-        pytest.skip(reason)
+        skip_or_fail(reason)
     from exam_platform.redis import redis_client
 
     # Only this run's Redis database (REDIS_URL), emptied before the worker registers its queues in it.
@@ -297,5 +305,5 @@ def sitting(plan, stage, group, examinee) -> Sitting:
 @pytest.fixture(scope="session")
 def axe_source() -> str:
     if not AXE_SCRIPT.exists():
-        pytest.skip(f"axe-core is not installed at {AXE_SCRIPT} (`make test` runs npm ci)")
+        skip_or_fail(f"axe-core is not installed at {AXE_SCRIPT} (`make test` runs npm ci)")
     return AXE_SCRIPT.read_text()
