@@ -43,8 +43,11 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The seed_demo benchmark, then the answer path's scenarios (bench/run.py; BENCH_ARGS scales them,
+# e.g. BENCH_ARGS="--soak-minutes 30"). Each script writes its own section of docs/benchmarks.md.
 bench: install
 	$(BIN)/python bench/seed_demo.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/auto_move.py
 
 clean:

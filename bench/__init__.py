@@ -1,0 +1,1 @@
+"""Benchmarks of the platform (bench/README.md)."""
