@@ -7,13 +7,17 @@ people recount their groups' counters in the same transaction. Progress tables a
 The lists are built for 10,000 examinees: joins fixed by the selectors, no full count, 100 a page.
 """
 
+from functools import wraps
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.middleware.csrf import get_token
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -27,6 +31,7 @@ from import_export.formats.base_formats import CSV
 from monitoring.messages import CodedError, Msg
 
 from . import resources as roster_resources
+from .choices import PROGRESS_TRANSITIONS, ProgressStatus, TransitionAction, YesNo
 from .models import (
     Examinee,
     ExamineeProgress,
@@ -66,6 +71,7 @@ from .selectors import (
     usernames_existing_get,
 )
 from .services.access import examinee_access_codes_issue, supervisor_passwords_reset
+from .services.clock import GroupStageClock, plan_group_stage_clocks_get, plan_progress_overview_get
 from .services.lifecycle import (
     examinee_force_submit,
     examinee_time_extend,
@@ -269,6 +275,261 @@ class ExtraTimeForm(forms.Form):
     reason = forms.CharField(label=_("reason"), max_length=500, required=False)
 
 
+# The operator's control page of a plan ------------------------------------------------------
+# One page per plan, linked from the plan list and the plan's change page: the plan's status,
+# its stages, and every group's status, head counts, stage and remaining time, with buttons that
+# call the operator API (plans.api) from the admin session (X-CSRFToken on every POST). The page
+# polls the API's plan overview and `control/clocks/` every CONTROL_POLL_MILLISECONDS; the
+# script is static/operator/js/control.js, its words come from `control_strings()` in the
+# active language.
+
+CONTROL_POLL_MILLISECONDS = 2000
+CONTROL_ACTIONS = (
+    TransitionAction.START,
+    TransitionAction.PAUSE,
+    TransitionAction.RESUME,
+    TransitionAction.COMPLETE,
+)
+CONTROL_ADVANCE = "ADVANCE"
+# group_stage_advance releases a waiting stage only while the group runs.
+CONTROL_ADVANCE_SOURCES = (ProgressStatus.IN_PROGRESS,)
+
+
+def control_transitions() -> dict[str, list[str]]:
+    """{"start": [statuses it may start from], ...} for the page's buttons, from plans.choices' table
+    (the server still decides: a refused click shows the service's code)."""
+    table = {action.lower(): sorted(PROGRESS_TRANSITIONS[action].sources) for action in CONTROL_ACTIONS}
+    return table | {CONTROL_ADVANCE.lower(): list(CONTROL_ADVANCE_SOURCES)}
+
+
+def control_strings() -> dict[str, str]:
+    """The words of static/operator/js/control.js, translated now (`{name}` placeholders are the script's)."""
+    return {
+        "target_plan": gettext("Exam {id}"),
+        "target_group": gettext("Group {id}"),
+        "sending": gettext("{target}: sending…"),
+        "done_start": gettext("{target}: started."),
+        "done_pause": gettext("{target}: paused."),
+        "done_resume": gettext("{target}: resumed."),
+        "done_complete": gettext("{target}: completed."),
+        "done_advance": gettext("{target}: moved on to the next stage (examinees: {count})."),
+        "refused": gettext("{target}: refused. {error}"),
+        "confirm_pause_title": gettext("Pause {target}?"),
+        "confirm_pause_body": gettext(
+            "Every clock in it stops and the examinees' pages block input until it is resumed. "
+            "The remaining time is kept exactly."
+        ),
+        "confirm_complete_title": gettext("Complete {target}?"),
+        "confirm_complete_body": gettext(
+            "It ends now and every examinee still sitting has the sheet submitted. This cannot be undone."
+        ),
+        "confirm_pause_button": gettext("Pause"),
+        "confirm_complete_button": gettext("Complete"),
+        "reason_required": gettext("Please give a reason."),
+        "error_with_code": gettext("{code} {message}"),
+        "error_detail": gettext("({detail})"),
+        "error_unknown": gettext("The server answered with an error."),
+        "error_network": gettext("The server could not be reached."),
+        "error_session": gettext("Your sign-in has ended. Reload the page and sign in again."),
+        "poll_ok": gettext("Live: updated {time}"),
+        "poll_failed": gettext("Live update failed: {error} Retrying."),
+        "stage_running": gettext("{stage}: {remaining} left (examinees: {count})"),
+        "stage_paused": gettext("{stage}: {remaining} left, paused (examinees: {count})"),
+        "stage_extra": gettext("up to {remaining} with extra time"),
+        "stage_moving": gettext("{stage}: time is up, moving on (examinees: {count})"),
+        "stage_waiting": gettext("{stage}: time is up, waiting to be moved on (examinees: {count})"),
+        "no_clock": gettext("No clock running"),
+    }
+
+
+def _remaining_text(milliseconds: int) -> str:
+    """A remaining time as "1:02:03" or "12:34", seconds rounded up (the exam page's formatRemaining)."""
+    seconds = -(-milliseconds // 1000)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
+
+
+def _clock_line(clock: GroupStageClock, stage: TestStage | None, strings: dict[str, str]) -> str:
+    """One stage of a group as the page shows it (control.js `clockLine` says the same)."""
+    values = {
+        "stage": stage.stage_name if stage else clock.stage_id,
+        "count": clock.examinees,
+        "remaining": _remaining_text(clock.first_remaining_ms),
+    }
+    if clock.first_remaining_ms == 0:
+        auto_move = stage is not None and stage.auto_move_yn == YesNo.YES
+        key = "stage_moving" if auto_move else "stage_waiting"
+    else:
+        key = "stage_paused" if clock.paused else "stage_running"
+    line = _fill(strings[key], values)
+    if clock.last_remaining_ms > clock.first_remaining_ms:
+        line += " (" + _fill(strings["stage_extra"], {"remaining": _remaining_text(clock.last_remaining_ms)}) + ")"
+    return line
+
+
+def _fill(text: str, values: dict) -> str:
+    """Fill the script's `{name}` placeholders (str.format would choke on other braces)."""
+    for name, value in values.items():
+        text = text.replace("{" + name + "}", str(value))
+    return text
+
+
+def _operator_view(admin_site, view):
+    """`admin_view`, except that a signed-in user who is not staff is refused (403) instead of
+    being sent to the admin's sign-in page."""
+    admin_protected = admin_site.admin_view(view)
+
+    @wraps(view)
+    def inner(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated and not request.user.is_staff:
+            raise PermissionDenied
+        return admin_protected(request, *args, **kwargs)
+
+    return inner
+
+
+class PlanControlAdminMixin:
+    """The control page of TestPlanAdmin: `<plan>/control/` and its JSON `<plan>/control/clocks/`."""
+
+    def get_urls(self):
+        info = (self.opts.app_label, self.opts.model_name)
+        return [
+            path(
+                "<path:object_id>/control/",
+                _operator_view(self.admin_site, self.control_view),
+                name="{}_{}_control".format(*info),
+            ),
+            path(
+                "<path:object_id>/control/clocks/",
+                _operator_view(self.admin_site, self.control_clocks_view),
+                name="{}_{}_control_clocks".format(*info),
+            ),
+        ] + super().get_urls()
+
+    @admin.display(description=_("control"))
+    def control_link(self, obj: TestPlan) -> str:
+        if obj.pk is None or obj._state.adding:
+            return "-"
+        url = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_control", args=[quote(obj.pk)])
+        return format_html('<a href="{}">{}</a>', url, gettext("Control"))
+
+    def _control_plan(self, request: HttpRequest, object_id: str) -> TestPlan | None:
+        plan = self.get_object(request, unquote(object_id))
+        if plan is not None and not self.has_view_or_change_permission(request, plan):
+            raise PermissionDenied
+        return plan
+
+    def control_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The page: drawn complete from the database, then kept live by the script."""
+        plan = self._control_plan(request, object_id)
+        if plan is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        try:
+            overview = plan_progress_overview_get(plan_id=plan.pk)
+        except CodedError as exc:
+            raise Http404(_coded_error_text(exc)) from exc
+        now = timezone.now()
+        stages = {stage.pk: stage for stage in plan.stages.select_related("test_code").order_by("stage_order")}
+        strings = control_strings()
+        clock_lines: dict[str, list[str]] = {}
+        for clock in plan_group_stage_clocks_get(plan_id=plan.pk, now=now):
+            clock_lines.setdefault(clock.group_id, []).append(_clock_line(clock, stages.get(clock.stage_id), strings))
+        can_change = self.has_change_permission(request, plan)
+        labels = {action: str(TransitionAction(action).label) for action in CONTROL_ACTIONS}
+        labels[CONTROL_ADVANCE] = gettext("Move on")
+        transitions = control_transitions()
+
+        def buttons(status: str | None, scope: str) -> list[tuple[str, str, bool]]:
+            return [
+                (action.lower(), labels[action], status in transitions[action.lower()])
+                for action in labels
+                if scope == "group" or action != CONTROL_ADVANCE
+            ]
+
+        rows = [
+            {
+                "group_id": progress.group_id,
+                "group": progress.group,
+                "progress": progress,
+                "clock_lines": clock_lines.get(progress.group_id, []),
+                "buttons": buttons(progress.status_code, "group"),
+            }
+            for progress in overview.groups
+        ]
+        # The markup of a group that appears after the page was drawn: a <template> the script clones.
+        blank_row = {"group_id": "", "group": None, "progress": None, "blank": True, "buttons": buttons(None, "group")}
+        group_placeholder = "__GROUP__"
+        config = {
+            "planId": plan.pk,
+            "pollMilliseconds": CONTROL_POLL_MILLISECONDS,
+            "progressUrl": reverse("plans-api:plan-progress", kwargs={"plan_id": plan.pk}),
+            "clocksUrl": reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_control_clocks", args=[quote(plan.pk)]
+            ),
+            "planActionUrls": {
+                action.lower(): reverse(f"plans-api:plan-{action.lower()}", kwargs={"plan_id": plan.pk})
+                for action in CONTROL_ACTIONS
+            },
+            "groupActionUrls": {
+                action: reverse(f"plans-api:group-{action}", kwargs={"group_id": group_placeholder})
+                for action in transitions
+            },
+            "groupPlaceholder": group_placeholder,
+            "csrfToken": get_token(request),
+            "canChange": can_change,
+            "transitions": transitions,
+            "statusLabels": {value: str(label) for value, label in ProgressStatus.choices},
+            "stages": {
+                stage.pk: {"name": stage.stage_name, "autoMove": stage.auto_move_yn == YesNo.YES}
+                for stage in stages.values()
+            },
+        }
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Control: %(plan)s") % {"plan": plan},
+            "opts": self.opts,
+            "plan": plan,
+            "progress": overview.progress,
+            "plan_buttons": buttons(overview.progress.status_code, "plan"),
+            "stages": [(stage, _remaining_text(stage.time_limit * 1000)) for stage in stages.values()],
+            "rows": [*rows, blank_row],
+            "can_change": can_change,
+            "config": config,
+            "strings": strings,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/plans/control.html", context)
+
+    def control_clocks_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
+        """GET -> {"server_time", "clocks": [...]}: every group's stage(s) and remaining time."""
+        plan = self._control_plan(request, object_id)
+        if plan is None:
+            error = CodedError(Msg.EXAM_NOT_FOUND, detail=f"plan {unquote(object_id)}")
+            return JsonResponse(error.as_reply(), status=error.message.http_status)
+        now = timezone.now()
+        clocks = plan_group_stage_clocks_get(plan_id=plan.pk, now=now)
+        return JsonResponse(
+            {
+                "server_time": now.isoformat(),
+                "clocks": [
+                    {
+                        "group_id": clock.group_id,
+                        "stage_id": clock.stage_id,
+                        "stage_order": clock.stage_order,
+                        "examinees": clock.examinees,
+                        "paused": clock.paused,
+                        "first_deadline": clock.first_deadline.isoformat(),
+                        "last_deadline": clock.last_deadline.isoformat(),
+                        "first_remaining_ms": clock.first_remaining_ms,
+                        "last_remaining_ms": clock.last_remaining_ms,
+                    }
+                    for clock in clocks
+                ],
+            }
+        )
+
+
 # Plans, stages, groups -----------------------------------------------------------------------
 
 
@@ -307,17 +568,25 @@ class TestPlanForm(forms.ModelForm):
 
 
 @admin.register(TestPlan)
-class TestPlanAdmin(admin.ModelAdmin):
+class TestPlanAdmin(PlanControlAdminMixin, admin.ModelAdmin):
     form = TestPlanForm
-    list_display = ("plan_id", "plan_name", "start_datetime", "end_datetime", "progress_status", "links")
+    list_display = (
+        "plan_id",
+        "plan_name",
+        "start_datetime",
+        "end_datetime",
+        "progress_status",
+        "links",
+        "control_link",
+    )
     list_select_related = ("progress",)
     list_filter = ("progress__status_code",)
     search_fields = ("plan_id", "plan_name")
     ordering = ("-start_datetime", "plan_id")
     date_hierarchy = "start_datetime"
     list_per_page = LIST_PER_PAGE
-    fields = ("plan_id", "plan_name", "start_datetime", "end_datetime", "progress_status", "links")
-    readonly_fields = ("progress_status", "links")
+    fields = ("plan_id", "plan_name", "start_datetime", "end_datetime", "progress_status", "links", "control_link")
+    readonly_fields = ("progress_status", "links", "control_link")
     inlines = (TestStageInline, TestGroupInline)
 
     actions = ("start_plans", "pause_plans", "resume_plans", "complete_plans")

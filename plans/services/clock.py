@@ -9,6 +9,8 @@ Read-only entry points for other apps, with stable names:
 - `examinee_clock_get(examinee_id)` -> ExamClock, for the page and the heartbeat;
 - `examinee_write_window_check(examinee_id, stage_id)`, the answer path's gate (one query);
 - `plan_progress_overview_get(plan_id=...)`, the operator's statuses and live counts.
+- `plan_group_stage_clocks_get(plan_id=...)`, every group's stage(s) and remaining time (the
+  operator's control page, plans.admin).
 A clock that shows a closed AUTO_MOVE 'Y' stage before the beat tick moved the examinee can be
 settled at once with plans.services.lifecycle.examinee_deadlines_enforce.
 """
@@ -17,6 +19,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from monitoring.messages import CodedError, Msg
@@ -212,3 +215,69 @@ def plan_progress_overview_get(*, plan_id: str) -> PlanProgressOverview:
         raise CodedError(Msg.EXAM_NOT_FOUND, detail=f"plan {plan_id}")
     groups = list(GroupProgress.objects.filter(plan_id=plan_id).select_related("group").order_by("group_id"))
     return PlanProgressOverview(progress=progress, groups=groups)
+
+
+@dataclass(frozen=True)
+class GroupStageClock:
+    """The examinees of one group who are in one stage with a running (or paused) clock.
+
+    A group's examinees are usually all in the same stage; extra time and late arrivals can
+    spread them over two. `first_*` is the earliest deadline among them (the group's schedule),
+    `last_*` the latest (with extra time). `remaining_*_ms` stand still while the group is paused.
+    """
+
+    group_id: str
+    stage_id: str
+    stage_order: int
+    examinees: int
+    paused: bool
+    first_deadline: datetime
+    last_deadline: datetime
+    first_remaining_ms: int
+    last_remaining_ms: int
+
+
+def plan_group_stage_clocks_get(*, plan_id: str, now: datetime | None = None) -> list[GroupStageClock]:
+    """Every group's current stage(s) and remaining time, for the operator's control page.
+
+    One aggregate query over the plan's examinees who still follow the schedule (WAITING or
+    IN_PROGRESS with a deadline), whatever the number of groups; ordered by group and stage
+    order. The control page polls it every 2 s, so it never reads per group or per examinee row.
+    """
+    now = now or timezone.now()
+    rows = (
+        ExamineeProgress.objects.filter(
+            plan_id=plan_id,
+            exam_status_code__in=(ExamStatus.WAITING, ExamStatus.IN_PROGRESS),
+            stage_deadline__isnull=False,
+        )
+        .values(
+            "group_id",
+            "current_stage_id",
+            "current_stage__stage_order",
+            "group__progress__status_code",
+            "group__progress__paused_at",
+        )
+        .annotate(examinees=Count("pk"), first_deadline=Min("stage_deadline"), last_deadline=Max("stage_deadline"))
+        .order_by("group_id", "current_stage__stage_order")
+    )
+    clocks = []
+    for row in rows:
+        paused = row["group__progress__status_code"] == ProgressStatus.PAUSED
+        paused_at = row["group__progress__paused_at"] if paused else None
+        first = _remaining(deadline=row["first_deadline"], paused_at=paused_at, now=now)
+        last = _remaining(deadline=row["last_deadline"], paused_at=paused_at, now=now)
+        clocks.append(
+            GroupStageClock(
+                group_id=row["group_id"],
+                stage_id=row["current_stage_id"],
+                stage_order=row["current_stage__stage_order"],
+                examinees=row["examinees"],
+                paused=paused,
+                first_deadline=row["first_deadline"],
+                last_deadline=row["last_deadline"],
+                first_remaining_ms=first // timedelta(milliseconds=1),
+                last_remaining_ms=last // timedelta(milliseconds=1),
+            )
+        )
+    return clocks
