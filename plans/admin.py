@@ -31,7 +31,7 @@ from import_export.formats.base_formats import CSV
 from monitoring.messages import CodedError, Msg
 
 from . import resources as roster_resources
-from .choices import PROGRESS_TRANSITIONS, ProgressStatus, TransitionAction, YesNo
+from .choices import PROGRESS_TRANSITIONS, ProgressStatus, TransitionAction
 from .models import (
     Examinee,
     ExamineeProgress,
@@ -350,16 +350,15 @@ def _remaining_text(milliseconds: int) -> str:
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
 
 
-def _clock_line(clock: GroupStageClock, stage: TestStage | None, strings: dict[str, str]) -> str:
+def _clock_line(clock: GroupStageClock, strings: dict[str, str]) -> str:
     """One stage of a group as the page shows it (control.js `clockLine` says the same)."""
     values = {
-        "stage": stage.stage_name if stage else clock.stage_id,
+        "stage": clock.stage_name,
         "count": clock.examinees,
         "remaining": _remaining_text(clock.first_remaining_ms),
     }
     if clock.first_remaining_ms == 0:
-        auto_move = stage is not None and stage.auto_move_yn == YesNo.YES
-        key = "stage_moving" if auto_move else "stage_waiting"
+        key = "stage_moving" if clock.auto_move else "stage_waiting"
     else:
         key = "stage_paused" if clock.paused else "stage_running"
     line = _fill(strings[key], values)
@@ -430,11 +429,11 @@ class PlanControlAdminMixin:
         except CodedError as exc:
             raise Http404(_coded_error_text(exc)) from exc
         now = timezone.now()
-        stages = {stage.pk: stage for stage in plan.stages.select_related("test_code").order_by("stage_order")}
+        stages = list(plan.stages.select_related("test_code").order_by("stage_order"))
         strings = control_strings()
         clock_lines: dict[str, list[str]] = {}
         for clock in plan_group_stage_clocks_get(plan_id=plan.pk, now=now):
-            clock_lines.setdefault(clock.group_id, []).append(_clock_line(clock, stages.get(clock.stage_id), strings))
+            clock_lines.setdefault(clock.group_id, []).append(_clock_line(clock, strings))
         can_change = self.has_change_permission(request, plan)
         labels = {action: str(TransitionAction(action).label) for action in CONTROL_ACTIONS}
         labels[CONTROL_ADVANCE] = gettext("Move on")
@@ -480,10 +479,6 @@ class PlanControlAdminMixin:
             "canChange": can_change,
             "transitions": transitions,
             "statusLabels": {value: str(label) for value, label in ProgressStatus.choices},
-            "stages": {
-                stage.pk: {"name": stage.stage_name, "autoMove": stage.auto_move_yn == YesNo.YES}
-                for stage in stages.values()
-            },
         }
         context = {
             **self.admin_site.each_context(request),
@@ -492,7 +487,7 @@ class PlanControlAdminMixin:
             "plan": plan,
             "progress": overview.progress,
             "plan_buttons": buttons(overview.progress.status_code, "plan"),
-            "stages": [(stage, _remaining_text(stage.time_limit * 1000)) for stage in stages.values()],
+            "stages": [(stage, _remaining_text(stage.time_limit * 1000)) for stage in stages],
             "rows": [*rows, blank_row],
             "can_change": can_change,
             "config": config,
@@ -517,6 +512,8 @@ class PlanControlAdminMixin:
                         "group_id": clock.group_id,
                         "stage_id": clock.stage_id,
                         "stage_order": clock.stage_order,
+                        "stage_name": clock.stage_name,
+                        "auto_move": clock.auto_move,
                         "examinees": clock.examinees,
                         "paused": clock.paused,
                         "first_deadline": clock.first_deadline.isoformat(),

@@ -229,6 +229,8 @@ class GroupStageClock:
     group_id: str
     stage_id: str
     stage_order: int
+    stage_name: str
+    auto_move: bool
     examinees: int
     paused: bool
     first_deadline: datetime
@@ -255,6 +257,8 @@ def plan_group_stage_clocks_get(*, plan_id: str, now: datetime | None = None) ->
             "group_id",
             "current_stage_id",
             "current_stage__stage_order",
+            "current_stage__stage_name",
+            "current_stage__auto_move_yn",
             "group__progress__status_code",
             "group__progress__paused_at",
         )
@@ -272,6 +276,8 @@ def plan_group_stage_clocks_get(*, plan_id: str, now: datetime | None = None) ->
                 group_id=row["group_id"],
                 stage_id=row["current_stage_id"],
                 stage_order=row["current_stage__stage_order"],
+                stage_name=row["current_stage__stage_name"],
+                auto_move=row["current_stage__auto_move_yn"] == "Y",
                 examinees=row["examinees"],
                 paused=paused,
                 first_deadline=row["first_deadline"],

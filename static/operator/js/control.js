@@ -55,18 +55,20 @@ export function remainingMs(clock, nowMs, which = "first") {
   return Math.max(0, deadline - nowMs);
 }
 
-/** One stage of a group as a line of text (plans.admin._clock_line says the same for the first drawing). */
-export function clockLine(clock, { stages, strings, nowMs }) {
-  const stage = stages[clock.stage_id];
+/**
+ * One stage of a group as a line of text (plans.admin._clock_line says the same for the first
+ * drawing). The stage's name and AUTO_MOVE come with each poll, so an edited stage shows at once.
+ */
+export function clockLine(clock, { strings, nowMs }) {
   const first = remainingMs(clock, nowMs, "first");
   const last = remainingMs(clock, nowMs, "last");
   const params = {
-    stage: stage ? stage.name : clock.stage_id,
+    stage: clock.stage_name,
     count: clock.examinees,
     remaining: formatRemaining(Math.ceil(first / 1000)),
   };
   let key;
-  if (first <= 0) key = stage && stage.autoMove ? "stage_moving" : "stage_waiting";
+  if (first <= 0) key = clock.auto_move ? "stage_moving" : "stage_waiting";
   else key = clock.paused ? "stage_paused" : "stage_running";
   let line = fill(strings[key], params);
   if (Math.ceil(last / 1000) > Math.ceil(first / 1000)) {
@@ -295,7 +297,7 @@ export class ControlPage {
       if (!list) continue;
       const clocks = this.clocksByGroup.get(row.dataset.groupId) ?? [];
       const lines = clocks.length
-        ? clocks.map((clock) => clockLine(clock, { stages: this.config.stages, strings: this.strings, nowMs }))
+        ? clocks.map((clock) => clockLine(clock, { strings: this.strings, nowMs }))
         : [this.strings.no_clock];
       const current = [...list.children].map((item) => item.textContent);
       if (current.length === lines.length && current.every((text, index) => text === lines[index])) continue;
