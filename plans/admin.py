@@ -10,6 +10,7 @@ The lists are built for 10,000 examinees: joins fixed by the selectors, no full 
 from functools import wraps
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import quote, unquote
@@ -476,6 +477,7 @@ class PlanControlAdminMixin:
             },
             "groupPlaceholder": group_placeholder,
             "csrfToken": get_token(request),
+            "csrfCookieName": settings.CSRF_COOKIE_NAME,
             "canChange": can_change,
             "transitions": transitions,
             "statusLabels": {value: str(label) for value, label in ProgressStatus.choices},

@@ -127,6 +127,7 @@ def test_the_pages_config_names_the_operator_api_and_the_transition_table(plan, 
     assert config["canChange"] is True
     assert config["pollMilliseconds"] == 2000
     assert len(config["csrfToken"]) == 64
+    assert config["csrfCookieName"] == "csrftoken"
     assert page_json(response, "control-strings")["done_pause"] == "{target}: paused."
 
 

@@ -173,7 +173,7 @@ export class ControlPage {
     if (result.kind === "refused") return errorText(result.reply, this.strings);
     if (result.kind === "network") return this.strings.error_network;
     if (result.kind === "session") return this.strings.error_session;
-    return this.strings.error_unknown;
+    return result.status ? `${this.strings.error_unknown} (HTTP ${result.status})` : this.strings.error_unknown;
   }
 
   targetText(scope, target) {
@@ -332,6 +332,13 @@ export class ControlPage {
 
   // Actions ------------------------------------------------------------------------------------
 
+  /** Django's CSRF token: the cookie's current value (a sign-in in another tab rotates it), else the page's. */
+  csrfToken() {
+    const name = `${this.config.csrfCookieName}=`;
+    const cookie = document.cookie.split("; ").find((part) => part.startsWith(name));
+    return cookie ? decodeURIComponent(cookie.slice(name.length)) : this.config.csrfToken;
+  }
+
   setupDialog() {
     const input = this.root.querySelector("#reason-input");
     const form = this.root.querySelector("#reason-form");
@@ -388,7 +395,7 @@ export class ControlPage {
     this.busy.add(key);
     this.updateButtons(scope, target, this.statusOf(scope, target));
     this.announce(fill(this.strings.sending, { target: targetText }));
-    const result = await requestJson(url, { method: "POST", body: { reason }, csrfToken: this.config.csrfToken });
+    const result = await requestJson(url, { method: "POST", body: { reason }, csrfToken: this.csrfToken() });
     this.busy.delete(key);
     if (result.ok) {
       this.showError("");
