@@ -24,6 +24,9 @@ def coded_exception_handler(exc: Exception, context: dict[str, Any]) -> Response
     if isinstance(exc, CodedError):
         return Response(exc.as_reply(), status=exc.message.http_status)
     response = exception_handler(exc, context)
+    if response is not None and isinstance(exc, exceptions.PermissionDenied) and "CSRF" in str(exc.detail):
+        response.data = Msg.AUTH_CSRF_FAILED.as_reply(detail=response.data)
+        return response
     for drf_class, message in DRF_ERRORS:
         if response is not None and isinstance(exc, drf_class):
             response.data = message.as_reply(detail=response.data)

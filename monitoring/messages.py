@@ -70,6 +70,14 @@ class Msg(MessageSpec, Enum):
         "감독관 로그인 계정을 설정할 수 없습니다. 같은 이름의 다른 계정이나 관리자 계정과 충돌합니다.",
         "The supervisor's sign-in account cannot be set: it clashes with another account or a staff account.",
     )
+    AUTH_CSRF_FAILED = (
+        "AUT-006",
+        Type.ERROR,
+        Src.SERVER,
+        Cat.AUTH,
+        "보안 확인(CSRF 토큰)에 실패했습니다. 페이지를 새로 고친 뒤 다시 시도하세요.",
+        "The security check (CSRF token) failed. Reload the page and try again.",
+    )
     # Validation of what a client sent
     VALIDATION_MALFORMED = (
         "VAL-001",
@@ -349,7 +357,7 @@ class Msg(MessageSpec, Enum):
     def http_status(self) -> int:
         """The HTTP status an API answers this message with."""
         if self.category == Cat.AUTH:
-            return 403 if self.name == "AUTH_FORBIDDEN" else 401
+            return 403 if self.name in ("AUTH_FORBIDDEN", "AUTH_CSRF_FAILED") else 401
         if self.name == "SYSTEM_RATE_LIMITED":
             return 429
         if self.name in ("SYSTEM_STORE_UNAVAILABLE", "SYSTEM_STORE_FULL"):

@@ -46,7 +46,7 @@ class ExamineeTokenAuthentication(BaseAuthentication):
         check.process_request(request._request)
         reason = check.process_view(request._request, None, (), {})
         if reason:
-            raise CodedError(Msg.AUTH_FORBIDDEN, detail="CSRF check failed: send the X-CSRFToken header")
+            raise CodedError(Msg.AUTH_CSRF_FAILED, detail="send the X-CSRFToken header")
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="exam"'

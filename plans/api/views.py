@@ -8,7 +8,7 @@ Refusals are CodedError, answered by exam_platform.api.coded_exception_handler.
 
 from django.db.models import Model
 from rest_framework import serializers
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -47,12 +47,24 @@ def _valid(serializer_class: type[serializers.Serializer], data) -> dict:
     return serializer.validated_data
 
 
+class OperatorPermission(BasePermission):
+    """Staff with the plan permissions the admin asks for: view to read, change to act (as the admin's actions)."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_staff):
+            return False
+        needed = "plans.view_testplan" if request.method in SAFE_METHODS else "plans.change_testplan"
+        return user.has_perm(needed)
+
+
 class OperatorApi(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [OperatorPermission]
 
     @staticmethod
     def actor(request: Request) -> str:
-        return request.user.get_username()
+        """The audit trail's name for the operator, with the channel they used (the admin writes admin:<name>)."""
+        return f"api:{request.user.get_username()}"
 
 
 class ReasonInputSerializer(serializers.Serializer):

@@ -102,7 +102,7 @@ def test_session_fallback_needs_the_csrf_token(redis_conn, examinee, open_exam, 
     stored_after_forged = stored_answer_state(redis_conn)
     genuine = browser.post("/api/v1/answers/sync", body, content_type="application/json", HTTP_X_CSRFTOKEN=csrf)
     # then
-    assert (forged.status_code, forged.json()["code"]) == (403, Msg.AUTH_FORBIDDEN.code)
+    assert (forged.status_code, forged.json()["code"]) == (403, Msg.AUTH_CSRF_FAILED.code)
     assert stored_after_forged == {}
     assert genuine.json()["accepted"] == {questions[0].pk: 1}
 

@@ -319,13 +319,13 @@ def test_a_post_from_the_pages_session_with_its_csrf_token_starts_and_pauses_a_g
         StatusTransition.objects.filter(subject_type="GROUP", subject_id=late.pk)
         .order_by("id")
         .values_list("action", "actor", "reason")
-    ) == [("START", operator.username, ""), ("PAUSE", operator.username, "정전")]
+    ) == [("START", f"api:{operator.username}", ""), ("PAUSE", f"api:{operator.username}", "정전")]
     assert GroupProgress.objects.get(pk=group.pk).status_code == ProgressStatus.IN_PROGRESS
 
 
 def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(plan, stage, group, operator):
     """The operator API accepts the admin session only with the CSRF token: without it, 403 with
-    AUT-003 and the reason, and the plan stays READY."""
+    AUT-006 and the reason, and the plan stays READY."""
     # given
     client = signed_in(operator, enforce_csrf_checks=True)
     config = page_json(client.get(control_url(plan.pk)), "control-config")
@@ -333,7 +333,7 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(plan, stag
     reply = client.post(config["planActionUrls"]["start"], {}, content_type="application/json")
     # then
     assert reply.status_code == 403
-    assert reply.json()["code"] == Msg.AUTH_FORBIDDEN.code
+    assert reply.json()["code"] == Msg.AUTH_CSRF_FAILED.code
     assert "CSRF" in reply.json()["detail"]["detail"]
     assert TestProgress.objects.get(pk=plan.pk).status_code == ProgressStatus.READY
     assert StatusTransition.objects.count() == 0

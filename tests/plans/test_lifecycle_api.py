@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -13,7 +14,12 @@ from plans.services.lifecycle import examinee_connect, plan_start
 
 @pytest.fixture
 def operator(db):
-    return get_user_model().objects.create_user(username="operator1", password="x-Pass-123", is_staff=True)
+    """A staff user with the plan permissions the admin's lifecycle actions need."""
+    user = get_user_model().objects.create_user(username="operator1", password="x-Pass-123", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(content_type__app_label="plans", codename__in=["view_testplan", "change_testplan"])
+    )
+    return user
 
 
 @pytest.fixture
@@ -39,7 +45,7 @@ def test_plan_start_pause_resume_complete_through_the_api(api, plan, stage, grou
         (200, expected) for _, expected in steps
     ]
     assert (completed.status_code, completed.json()["status_code"]) == (200, "COMPLETED")
-    assert set(StatusTransition.objects.values_list("actor", flat=True)) == {"operator1"}
+    assert set(StatusTransition.objects.values_list("actor", flat=True)) == {"api:operator1"}
     assert list(StatusTransition.objects.filter(subject_id=plan.pk).order_by("id").values_list("action", "reason")) == [
         ("START", ""),
         ("PAUSE", "점검"),
@@ -106,7 +112,7 @@ def test_extend_and_force_submit_through_the_api(api, plan, stage, group, make_e
         StatusTransition.objects.filter(
             action__in=[TransitionAction.EXTEND, TransitionAction.FORCE_SUBMIT]
         ).values_list("subject_id", "action", "actor", "seconds")
-    ) == sorted([(helped.pk, "EXTEND", "operator1", 300), (cheater.pk, "FORCE_SUBMIT", "operator1", None)])
+    ) == sorted([(helped.pk, "EXTEND", "api:operator1", 300), (cheater.pk, "FORCE_SUBMIT", "api:operator1", None)])
 
 
 @pytest.mark.parametrize(
@@ -182,3 +188,19 @@ def test_non_staff_users_are_refused(db, plan, stage, group, examinee, name, kwa
     assert TestProgress.objects.get(pk=plan.pk).status_code == ProgressStatus.READY
     assert GroupProgress.objects.get(pk=group.pk).status_code == ProgressStatus.READY
     assert ExamineeProgress.objects.get(pk=examinee.pk).exam_status_code == ExamStatus.WAITING
+
+
+def test_staff_without_the_plan_permission_cannot_act(plan, stage, group):
+    """Being staff is not enough: starting a plan needs plans.change_testplan, as in the admin (403, plan READY)."""
+    # given
+    viewer = get_user_model().objects.create_user(username="viewer", password="x-Pass-123", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(content_type__app_label="plans", codename="view_testplan"))
+    client = APIClient()
+    client.force_authenticate(viewer)
+    # when
+    read = client.get(url("plan-progress", plan_id=plan.pk))
+    act = client.post(url("plan-start", plan_id=plan.pk), {}, format="json")
+    # then
+    assert (read.status_code, act.status_code) == (200, 403)
+    assert act.json()["code"] == "AUT-003"
+    assert TestProgress.objects.get(pk=plan.pk).status_code == "READY"
