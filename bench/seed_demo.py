@@ -183,7 +183,8 @@ def main() -> int:
             begin = time.perf_counter()
             result = manage([*SEED_ARGS, "--output", str(output)], env)
             wall = time.perf_counter() - begin
-            reported = re.search(r" in (\d+(?:\.\d+)?) s\.", result.stdout)
+            # The command speaks the default language (Korean: "(12.3초)"; English: "in 12.3 s.").
+            reported = re.search(r"(?: in |\()(\d+(?:\.\d+)?) ?(?:s\.|초\))", result.stdout)
             if reported is None:
                 raise SystemExit(f"seed_demo did not report its time:\n{result.stdout}")
             rows = sum(1 for _ in output.open(encoding="utf-8")) - 1

@@ -119,7 +119,7 @@ def test_seed_demo_creates_exactly_the_requested_plan(tmp_path):
         ("DEMO-S002", "DEMO-G002", "DEMO-S002"),
     ]
     assert SupervisorProgress.objects.count() == 2
-    assert "5 examinees" in stdout and "demo-credentials.csv" in stdout
+    assert "수험자 5명" in stdout and "demo-credentials.csv" in stdout
 
 
 def test_seed_demo_credentials_csv_signs_everyone_in(tmp_path):
@@ -168,7 +168,7 @@ def test_seed_demo_if_empty_does_nothing_the_second_time(tmp_path):
     # then
     assert database_snapshot() == before
     assert hashlib.sha256(output.read_bytes()).hexdigest() == csv_digest
-    assert "already exists" in stdout
+    assert "이미 있어 아무것도 만들지 않았습니다" in stdout
     assert str(output) in stdout
 
 
@@ -186,7 +186,7 @@ def test_seed_demo_if_empty_warns_when_the_existing_plan_has_ended(tmp_path):
 
     # then
     assert database_snapshot() == before
-    assert "Plan DEMO ended at" in stdout
+    assert "계획 DEMO은(는)" in stdout and "끝났습니다" in stdout
     assert "seed_demo --force" in stdout
 
 
@@ -239,7 +239,7 @@ def test_seed_demo_force_replaces_the_plan(tmp_path):
     assert all(old_secrets[row[3]] != row[4] for row in new_rows[1:])
     assert authenticate(username="admin", password=old_secrets["admin"]) is None
     assert authenticate(username="admin", password=new_rows[-1][4]) is not None
-    assert "deleted the existing plan DEMO" in stdout
+    assert "기존 계획 DEMO을(를) 먼저 지웠습니다" in stdout
 
 
 @pytest.mark.parametrize(
