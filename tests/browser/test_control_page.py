@@ -115,7 +115,7 @@ def test_pause_with_the_keyboard_changes_the_status_and_counts_follow_live(contr
         StatusTransition.objects.filter(subject_type="GROUP", subject_id=group.pk, action="PAUSE").values_list(
             "actor", "reason"
         )
-    ) == [("operator1", "정전으로 일시 중지")]
+    ) == [("api:operator1", "정전으로 일시 중지")]
     # when: an examinee connects elsewhere
     off_loop(examinee_connect, examinee_id=page.examinees[0].pk)
     # then: the next poll shows it
