@@ -292,7 +292,7 @@ class Sitting:
 
 @pytest.fixture
 def sitting(plan, stage, group, examinee) -> Sitting:
-    QuestionFactory(paper=stage.test_code, question_id=f"{stage.pk}-SA", question_no=90, question_type="SHORT_ANSWER",
+    QuestionFactory(paper=stage.test_code, question_id=f"{stage.pk}-SA", question_no=999, question_type="SHORT_ANSWER",
                     body="훈민정음을 창제한 조선의 왕을 쓰시오.", choices=[], max_length=20, points=3)  # fmt: skip
     off_loop(plan_start, plan=plan, actor="test")  # its doorbell uses async_to_sync
     [(_, code)] = examinee_access_codes_issue(examinee_ids=[examinee.pk])
