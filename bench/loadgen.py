@@ -609,10 +609,15 @@ class Monitor:
         point: dict[str, Any] = {"t": time.time()}
         for name, pid in {**self.watch, "loadgen": os.getpid()}.items():
             cpu_seconds = rss = 0.0
-            for process in self._tree(pid) if name != "loadgen" else [self.self_process]:
+            tree = self._tree(pid) if name != "loadgen" else [self.self_process]
+            for number, process in enumerate(tree):
                 try:
                     times = process.cpu_times()
                     cpu_seconds += times.user + times.system
+                    if number == 0:
+                        # Children that exited and were reaped (PostgreSQL backends of closed connections)
+                        # keep counting through the parent's children times, so the sum never goes back.
+                        cpu_seconds += times.children_user + times.children_system
                     rss += process.memory_info().rss
                 except psutil.NoSuchProcess:
                     continue
@@ -795,6 +800,24 @@ class Run:
             "commit_lags": len(lags),
         }
 
+    def queue_drained(self) -> bool:
+        """Whether the flush has read and acknowledged every entry of the answer streams (needs --redis-url)."""
+        if not self.options.redis_url:
+            return False
+        import redis
+
+        client = redis.Redis.from_url(self.options.redis_url, socket_timeout=5)
+        try:
+            for stream in ("stream:answers:normal", "stream:answers:high"):
+                for group in client.xinfo_groups(stream):
+                    if int(group.get("pending", 0)) or int(group.get("lag") or 0):
+                        return False
+            return True
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
     async def settle(self) -> dict[str, Any]:
         """Stop answering, wait for the flush with the sockets open, check the database, close."""
         self.stop.set()
@@ -806,14 +829,18 @@ class Run:
         if options.check_db and options.target != "echo":
             deadline = time.monotonic() + options.flush_timeout
             plan_id = self.examinees[0].credential.plan_id if self.examinees else ""
+            drained = False
             while True:
                 check = await asyncio.to_thread(
                     database_check, options.check_db, self.ledger, plan_id, options.target == "exam"
                 )
-                if not any(check.values()) or time.monotonic() > deadline:
+                # Missing rows count as lost only once the queue is drained (or the wait is over).
+                if not any(check.values()) or drained or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(1.0)
+                drained = options.target == "exam" and await asyncio.to_thread(self.queue_drained)
             result["flushed_after_s"] = round(time.time() - stopped, 1)
+            result["flush_wait_expired"] = bool(any(check.values()) and not drained)
             result["database_check"] = check
             result["lost"] = check["missing_latest"] + check["wrong_value"] + check["missing_history"]
         if options.target == "exam":
@@ -898,12 +925,8 @@ class Run:
             step["servers"] = self.monitor.usage(begin, end)
             self.steps.append(step)
             print(json.dumps({"ramp_step": step}, ensure_ascii=False), flush=True)
-            within = (
-                step["ack_p99_ms"] is not None
-                and step["ack_p99_ms"] <= options.ramp_p99_ms
-                and step["errors"] == 0
-                and step["saves"] > 0
-            )
+            # The criterion is the issue's: p99 ack within the bound; errors are reported with each step.
+            within = step["ack_p99_ms"] is not None and step["ack_p99_ms"] <= options.ramp_p99_ms and step["saves"] > 0
             if within:
                 best = total
             if not within or total >= options.ramp_max:
@@ -996,7 +1019,7 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--watch", action="append", default=[], help="name=pid of a server process to measure.")
     parser.add_argument("--redis-url", default=None, help="Sample this Redis's memory and stream lengths.")
     parser.add_argument("--check-db", default=None, help="PostgreSQL URL: check every acked version (read-only).")
-    parser.add_argument("--flush-timeout", type=float, default=60.0, help="Seconds to wait for the flush.")
+    parser.add_argument("--flush-timeout", type=float, default=300.0, help="At most this long to wait for the flush.")
     parser.add_argument("--seed", default="bench", help="Random seed of the simulated behaviour.")
     parser.add_argument("--session-cache", type=Path, default=None, help="Reuse (and keep) tokens and papers.")
     parser.add_argument("--json", type=Path, default=None, help="Write the full report here.")

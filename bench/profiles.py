@@ -40,7 +40,7 @@ def record_command(command: list[str], output: Path) -> list[str]:
     spy = py_spy()
     if spy is None:
         return command
-    return [spy, "record", "-r", "100", "-f", "raw", "-o", str(output), "--", *command]
+    return [spy, "record", "-r", "100", "--nonblocking", "-f", "raw", "-o", str(output), "--", *command]
 
 
 def stacks_read(raw: Path) -> list[tuple[list[str], int]]:

@@ -178,7 +178,8 @@ def plots_make(results: dict[str, Any], plots: Path) -> dict[str, str]:
 
 def steady_table(runs: list[dict[str, Any]]) -> str:
     head = (
-        "| examinees | ready (s) | saves/s | ack p50 / p99 / max (ms) | heartbeat p99 (ms) | commit lag p50 / p99 (ms) "
+        "| examinees | in / ready after (s) | saves/s | ack p50 / p99 / max (ms) | heartbeat p99 (ms) "
+        "| commit lag p50 / p99 (ms) "
         "| errors | lost | daphne CPU % | daphne RSS (MiB) | KiB per examinee | worker CPU % | Redis CPU % "
         "| PostgreSQL CPU % | generator CPU % |\n"
         "| ---: | ---: | ---: | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -186,7 +187,8 @@ def steady_table(runs: list[dict[str, Any]]) -> str:
     rows = []
     for run in runs:
         rows.append(
-            f"| {fmt(run['examinees'])} | {fmt(run['ready_seconds'], 1)} | {fmt(run['saves_per_second'], 1)} "
+            f"| {fmt(run['examinees'])} | {fmt(run.get('ready'))} / {fmt(run['ready_seconds'], 1)} "
+            f"| {fmt(run['saves_per_second'], 1)} "
             f"| {fmt(run['ack_p50_ms'], 1)} / {fmt(run['ack_p99_ms'], 1)} / {fmt(run['ack_max_ms'], 1)} "
             f"| {fmt(run['heartbeat_p99_ms'], 1)} | {fmt(run['commit_lag_p50_ms'])} / {fmt(run['commit_lag_p99_ms'])} "
             f"| {errors_text(run.get('errors'))} | {fmt(run.get('lost'))} "
@@ -217,8 +219,15 @@ def soak_growth(soak: dict[str, Any]) -> dict[str, tuple[float, float]]:
     return growth
 
 
+def options_shown(results: dict[str, Any]) -> list[tuple[str, Any]]:
+    options = results.get("options") or {}
+    return [(key, value if not isinstance(value, list) else ",".join(map(str, value)))
+            for key, value in options.items() if key not in ("write_doc", "database_url")]  # fmt: skip
+
+
 def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
     facts = results.get("machine", {})
+    opts = results.get("options") or {}
     scenarios = results.get("scenarios", {})
     steady = scenarios.get("steady") or []
     herd = scenarios.get("herd") or {}
@@ -235,7 +244,8 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
         "checksum) and a heartbeat every 25 s, keeps a ledger of every ack and `answer.committed`, and at the end",
         "checks every acknowledged version against ANSWER_DATA and ANSWER_HISTORY (`lost`).",
         "",
-        f"- Command: `{results.get('command', 'make bench')}`; total {fmt(results.get('wall_seconds'))} s.",
+        f"- Command: `make bench` (`{results.get('command', 'bench/run.py')}`), {fmt(results.get('wall_seconds'))} s",
+        "  in all. Options: " + ", ".join(f"`{key}={value}`" for key, value in options_shown(results)) + ".",
         f"- Date: {results.get('date', '')}",
         f"- Machine: {facts.get('nproc')} CPUs ({facts.get('cpu')}), {facts.get('memory')} memory, {facts.get('os')},",
         f"  Python {facts.get('python')}; PostgreSQL {facts.get('postgresql')}; Redis {facts.get('redis')}",
@@ -265,7 +275,8 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
         verdict = holds(ok) if largest["examinees"] >= 10000 else "**not shown** (10,000 not reached)"
         lines.append(
             f"| 10,000 examinees, 5 s saves: p99 ack ≤ 100 ms, p99 commit lag ≤ 2 s, errors 0, lost 0 "
-            f"| largest run {fmt(largest['examinees'])}: p99 ack {fmt(largest['ack_p99_ms'], 1)} ms, p99 commit lag "
+            f"| largest run {fmt(largest['examinees'])} ({fmt(largest.get('ready'))} got in): p99 ack "
+            f"{fmt(largest['ack_p99_ms'], 1)} ms, p99 commit lag "
             f"{fmt(largest['commit_lag_p99_ms'])} ms, errors {errors_text(largest.get('errors'))}, lost "
             f"{fmt(largest.get('lost'))} | {verdict} |"
         )
@@ -317,7 +328,8 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
         largest = max(steady, key=lambda run: run["examinees"])
         per = (largest.get("memory_per_examinee_kib") or {}).get("daphne")
         lines.append(
-            f"| ≤ 100 KB of ASGI memory per connected examinee | {fmt(per, 1)} KiB at {fmt(largest['examinees'])} "
+            f"| ≤ 100 KB of ASGI memory per connected examinee | {fmt(per, 1)} KiB "
+            f"({fmt(largest.get('ready'))} connected in the {fmt(largest['examinees'])} run) "
             f"| {holds(per is not None and per <= MEMORY_TARGET_KIB)} |"
         )
     growth = soak_growth(soak)
@@ -336,8 +348,10 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
     if steady:
         lines += ["### Steady exam", ""]
         lines += [
-            "N examinees connected at 100 per second (50 at a time), 10 s of warm-up, then "
-            f"{fmt(steady[0].get('seconds'), 0)} s measured; the flush check waits with the sockets open.",
+            f"N examinees started at {fmt(opts.get('connect_rate', 100))} per second (50 at a time; whoever is not in",
+            f"after {fmt(opts.get('start_deadline'))} s is given up and counted), 10 s of warm-up, then "
+            f"{fmt(steady[0].get('seconds'), 0)} s measured; then the",
+            "generator waits with the sockets open until the answer queue is drained and checks the database.",
             "",
             steady_table(steady),
             "",
@@ -460,9 +474,10 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
     if ramps:
         lines += [
             "Capacity within p99 100 ms (`loadgen.py --ramp`, saves every 5 s, 1.5 × more examinees per step,",
-            "each step measured on its own window; the first step over 100 ms or with an error ends the ramp):",
+            "each step measured on its own window; the first step over 100 ms ends the ramp; errors are listed).",
+            "A small step measures few saves, so its p99 is nearly its maximum: read these as orders of magnitude.",
             "",
-            "| design | largest N within p99 100 ms | steps: N → p99 ack (ms), errors |",
+            "| design | largest N within p99 100 ms | steps: N → p99 ack (ms) (saves measured, errors) |",
             "| --- | ---: | --- |",
         ]
         for target, label in (("exam", "our path"), ("naive", "naive design")):
@@ -470,8 +485,8 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
             if not ramp:
                 continue
             steps = "; ".join(
-                f"{fmt(step['examinees'])} → {fmt(step['ack_p99_ms'], 0)}"
-                + (f" ({step['errors']} errors)" if step.get("errors") else "")
+                f"{fmt(step['examinees'])} → {fmt(step['ack_p99_ms'], 0)} ({fmt(step.get('saves'))} saves"
+                + (f", {step['errors']} errors)" if step.get("errors") else ")")
                 for step in ramp["steps"]
             )
             lines.append(f"| {label} | **{fmt(ramp['largest_within'])}** | {steps} |")

@@ -30,6 +30,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -223,6 +224,7 @@ class Bench:
             "--redis-url", self.stack.redis_url, "--check-db", self.stack.database_url,
             "--session-cache", str(self.sessions), *self.watch_args(), *args,
         ]  # fmt: skip
+        command += ["--start-deadline", str(self.options.start_deadline)]
         say(f"{name}: loadgen -n {examinees} --target {target} {' '.join(args)}")
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if cpu is not None and hasattr(os, "sched_setaffinity"):
@@ -243,6 +245,9 @@ class Bench:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        except BaseException:  # interrupted: the generator must not outlive the run
+            process.kill()
+            raise
         reader.join(10)
         if process.returncode != 0 or not output.exists():
             raise RuntimeError(f"{name}: the load generator failed ({process.returncode}):\n{''.join(lines[-40:])}")
@@ -510,11 +515,18 @@ class Bench:
         lean["commit_lag_series"] = series[:: max(1, len(series) // 3000)]
         return lean
 
+    def results_save(self) -> Path:
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        self.raw.write_text(json.dumps(self.results, ensure_ascii=False), encoding="utf-8")
+        return self.raw
+
     def run(self) -> int:
         options = self.options
         began = time.time()
+        self.raw = RESULTS_DIR / f"answer-path-{datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
         self.results["date"] = now_text()
-        self.results["command"] = "make bench  # bench/run.py " + " ".join(sys.argv[1:])
+        self.results["command"] = ("bench/run.py " + " ".join(sys.argv[1:])).strip()
+        self.results["options"] = {key: value for key, value in vars(options).items()}
         try:
             self.setup()
             for scenario in options.scenarios:
@@ -526,6 +538,7 @@ class Bench:
                     say(f"{scenario} failed: {exc}")
                     self.results["scenarios"][f"{scenario}_failed"] = str(exc)[-3000:]
                 say(f"=== {scenario} took {time.time() - started:.0f} s")
+                self.results_save()  # what is measured so far survives a later failure
         finally:
             self.services_stop()
             if self.stack is not None:
@@ -533,10 +546,7 @@ class Bench:
             if self.postgres is not None:
                 self.postgres.stop()
         self.results["wall_seconds"] = round(time.time() - began)
-        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-        raw = RESULTS_DIR / f"answer-path-{datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
-        raw.write_text(json.dumps(self.results, ensure_ascii=False), encoding="utf-8")
-        say(f"raw results: {raw}")
+        say(f"raw results: {self.results_save()}")
         if options.write_doc:
             from bench.report import doc_write
 
@@ -550,24 +560,26 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"Comma-separated, of {', '.join(SCENARIOS)}.")
     parser.add_argument("--sizes", default="200,1000,2000", help="Examinee counts of the steady scenario.")
-    parser.add_argument("--duration", type=float, default=60, help="Measured seconds of each steady run.")
+    parser.add_argument("--duration", type=float, default=45, help="Measured seconds of each steady run.")
     parser.add_argument("--connect-rate", type=float, default=100, help="Examinees started per second.")
+    parser.add_argument("--start-deadline", type=float, default=150,
+                        help="Give up starting examinees after this many seconds (START-DEADLINE).")  # fmt: skip
     parser.add_argument("--profile-size", type=int, default=1000, help="Profile daphne in this steady run (0: none).")
     parser.add_argument("--profile-seconds", type=int, default=30)
     parser.add_argument("--conn-max-age-size", type=int, default=1000,
                         help="Also run steady at this size with CONN_MAX_AGE=60 (0: skip).")  # fmt: skip
     parser.add_argument("--herd", type=int, default=1000, help="Examinees of the exam-start herd.")
     parser.add_argument("--repeats", type=int, default=3, help="Runs of the side-by-side measurements.")
-    parser.add_argument("--flush-entries", type=int, default=20000)
+    parser.add_argument("--flush-entries", type=int, default=10000)
     parser.add_argument("--flush-examinees", type=int, default=2000)
-    parser.add_argument("--compare-connections", type=int, default=500)
+    parser.add_argument("--compare-connections", type=int, default=100)
     parser.add_argument("--compare-seconds", type=float, default=20)
-    parser.add_argument("--ramp-start", type=int, default=50)
-    parser.add_argument("--ramp-max", type=int, default=3000)
+    parser.add_argument("--ramp-start", type=int, default=10)
+    parser.add_argument("--ramp-max", type=int, default=1000)
     parser.add_argument("--ramp-step-seconds", type=float, default=20)
     parser.add_argument("--redis-requests", type=int, default=100000)
     parser.add_argument("--soak-minutes", type=float, default=3, help="30 for the issue's soak.")
-    parser.add_argument("--soak-size", type=int, default=1000)
+    parser.add_argument("--soak-size", type=int, default=500)
     parser.add_argument("--database-url", default="", help="Use this PostgreSQL server instead of a private one.")
     parser.add_argument("--no-doc", dest="write_doc", action="store_false", help="Do not touch docs/.")
     options = parser.parse_args(argv)
@@ -579,8 +591,16 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     return options
 
 
+def stop_requested(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     options = options_parse(argv)
+    # Stop cleanly (servers, the private PostgreSQL and Redis) on Ctrl-C or SIGTERM, also when started in
+    # the background, where SIGINT is ignored by default.
+    signal.signal(signal.SIGINT, stop_requested)
+    signal.signal(signal.SIGTERM, stop_requested)
     if not options.database_url:
         from bench.stack import postgres_binaries
 
