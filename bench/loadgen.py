@@ -5,7 +5,9 @@ credentials CSV), connects `/ws/exam/?token=...` with an `Origin` of the server,
 then an `answer.sync` delta every `--interval` seconds (jittered, one question or two, a
 navigation move now and then, Korean short answers, versions rising, the protocol's checksum)
 and a `heartbeat` every `--heartbeat` seconds. Like the exam page it keeps every change in a
-journal until it is acknowledged and resends it after an error or a reconnect.
+journal until it is acknowledged and resends it after an error or a reconnect. A page whose socket
+closes under it reconnects at once (with backoff), recovers, and the report lists when each reconnect
+ended recovered (`reconnected_at`) and when sockets closed (`disconnected_at`), for the reconnect storm.
 
 Every change, `answer.ack` and `answer.committed` goes into a ledger. At the end the generator
 keeps the sockets open until the flush has stored everything (or `--flush-timeout`) and, with
@@ -139,6 +141,8 @@ class Stats:
     stale: int = 0
     rejected: int = 0
     reconnects: int = 0
+    reconnected: list[tuple[int, float]] = field(default_factory=list)  # (examinee, when recovered again)
+    disconnected_at: list[float] = field(default_factory=list)  # when a socket closed under an examinee
     connected: int = 0
     connected_peak: int = 0
 
@@ -225,6 +229,11 @@ class Examinee:
         self.seq = 0
         self.needs_recover = False
         self.ready = asyncio.Event()
+        # Set when the socket closes under the page (not by close()) or the run stops: the page reconnects
+        # at once, as the exam page does on its socket's close event, instead of at its next send.
+        self.wake = asyncio.Event()
+        self.broken = False
+        self.closing = False
 
     # Connection --------------------------------------------------------------------------
     async def sign_in(self) -> None:
@@ -299,6 +308,10 @@ class Examinee:
             pass
         finally:
             stats.connected -= 1
+            if not self.closing:
+                self.broken = True
+                stats.disconnected_at.append(time.time())
+                self.wake.set()
             while self.replies:
                 reply = self.replies.popleft()
                 if not reply.future.done():
@@ -337,12 +350,20 @@ class Examinee:
         self.ready.set()
 
     async def reconnect(self) -> None:
+        """A new socket, `recover`, and the journal goes out with the next save; recorded with its time."""
         self.run.stats.reconnects += 1
         await self.close()
+        self.broken = True  # until connected again: a failed attempt is retried at once (after the pause)
+        self.needs_recover = True
         await self.connect()
+        self.broken = False
+        if not self.run.stop.is_set():
+            self.wake.clear()
         await self.recover()
+        self.run.stats.reconnected.append((self.index, time.time()))
 
     async def close(self) -> None:
+        self.closing = True
         if self.socket is not None:
             try:
                 await self.socket.close()
@@ -354,6 +375,7 @@ class Examinee:
             except (TimeoutError, Exception):
                 pass
             self.reader = None
+        self.closing = False
 
     # Protocol ----------------------------------------------------------------------------
     async def recover(self) -> None:
@@ -549,13 +571,16 @@ class Examinee:
         while not stop.is_set():
             due = min(next_sync, next_beat)
             wait = due - loop.time()
-            if wait > 0:
+            if wait > 0 and not self.broken:
                 try:
-                    await asyncio.wait_for(stop.wait(), wait)
-                    break
+                    await asyncio.wait_for(self.wake.wait(), wait)
                 except TimeoutError:
                     pass
+            if stop.is_set():
+                break
             try:
+                if self.broken:
+                    raise ConnectionError("socket closed")
                 if loop.time() >= next_beat:
                     next_beat = loop.time() + beat * self.rng.uniform(0.8, 1.2)
                     await self.heartbeat()
@@ -597,6 +622,7 @@ class Monitor:
         self._task: asyncio.Task | None = None
         self._redis: Any = None
         self.self_process = psutil.Process()
+        self.gauges: Any = None  # a callable returning {name: number} of the generator's own state
 
     def _tree(self, pid: int) -> list[psutil.Process]:
         try:
@@ -607,6 +633,8 @@ class Monitor:
 
     def sample(self) -> dict[str, Any]:
         point: dict[str, Any] = {"t": time.time()}
+        if self.gauges is not None:
+            point.update(self.gauges())
         for name, pid in {**self.watch, "loadgen": os.getpid()}.items():
             cpu_seconds = rss = 0.0
             tree = self._tree(pid) if name != "loadgen" else [self.self_process]
@@ -742,6 +770,7 @@ class Run:
         self.lives: list[asyncio.Task] = []
         self.stop = asyncio.Event()
         self.monitor = Monitor(options.watch, options.redis_url)
+        self.monitor.gauges = lambda: {"connected": self.stats.connected}
         self.sessions: dict[str, dict[str, Any]] = {}
         if options.session_cache and options.session_cache.exists():
             self.sessions = json.loads(options.session_cache.read_text(encoding="utf-8"))
@@ -821,6 +850,8 @@ class Run:
     async def settle(self) -> dict[str, Any]:
         """Stop answering, wait for the flush with the sockets open, check the database, close."""
         self.stop.set()
+        for examinee in self.examinees:
+            examinee.wake.set()
         await asyncio.gather(*self.lives, return_exceptions=True)
         stopped = time.time()
         self.marks["stopped"] = stopped
@@ -961,6 +992,9 @@ class Run:
                 "reconnects": self.stats.reconnects,
                 "connected_peak": self.stats.connected_peak,
             }
+            # Each reconnect that ended recovered, and each socket closed under an examinee (wall-clock s).
+            report["reconnected_at"] = [[index, round(when, 3)] for index, when in self.stats.reconnected]
+            report["disconnected_at"] = [round(when, 3) for when in self.stats.disconnected_at]
             report["timeline"] = [{key: value for key, value in point.items()} for point in self.monitor.timeline]
             report["commit_lag_series"] = [
                 [round(when - began, 2), round(lag, 4)] for when, lag in self.stats.commit_lag

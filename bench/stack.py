@@ -6,11 +6,14 @@ Nothing here imports Django (the processes do); bench/run.py and tests/bench use
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +29,9 @@ from exam_platform.embedded import RedisProcess, free_port, port_is_open, redis_
 
 BIN = Path(sys.executable).parent
 WEBSOCKET_LIMIT = str(256 * 1024)
+
+
+ASGI_SERVERS = ("daphne", "uvicorn")
 
 
 def say(message: str) -> None:
@@ -57,6 +63,30 @@ def database_drop(admin_url: str, name: str) -> None:
 
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def listening_socket(port: int = 0, backlog: int = 4096) -> socket.socket:
+    """A listening TCP socket on 127.0.0.1, inheritable, for several server processes to accept from (`--fd`)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+def http_answers(port: int, timeout: float = 2.0) -> bool:
+    """Whether a server answers an HTTP request on the port (any status): a pre-bound socket accepts
+    connections before any server process does, so an open port says nothing."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", "/healthz", headers={"Host": "127.0.0.1"})
+        connection.getresponse().read()
+        return True
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        connection.close()
 
 
 def postgres_binaries() -> Path | None:
@@ -157,6 +187,14 @@ class Service:
         if self.process.poll() is None:
             self.process.wait(5)
 
+    def kill(self) -> None:
+        """SIGKILL the process group at once (a crashed server: no graceful close of its sockets)."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait(10)
+
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -244,12 +282,13 @@ class Stack:
             redis.Redis.from_url(f"{base}/{number}").flushdb()
 
     # Services ------------------------------------------------------------------------------
-    def start(self, name: str, args: list[str], *, cpu: int | None = None) -> Service:
+    def start(self, name: str, args: list[str], *, cpu: int | None = None, pass_fds: tuple[int, ...] = ()) -> Service:
         log_path = self.work_dir / f"{name}.log"
         log = open(log_path, "w")
         process = subprocess.Popen(
-            args, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+            args, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            pass_fds=pass_fds,
+        )  # fmt: skip
         log.close()
         if cpu is not None and hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(process.pid, {cpu})
@@ -272,6 +311,65 @@ class Stack:
                 raise RuntimeError(f"{name} did not listen on {port}:\n{service.log_tail()}")
             time.sleep(0.2)
         return service, port
+
+    def asgi_start(self, *, server: str = "daphne", processes: int = 1, app: str = "exam_platform.asgi:application",
+                   port: int | None = None) -> tuple[list[Service], int]:  # fmt: skip
+        """`processes` daphne or uvicorn processes serving `app` on one port; returns them and the port.
+
+        daphne × 1 is `daphne_start`. daphne × N: one listening socket bound here and handed to each
+        process with `--fd` (the kernel gives each connection to one of them). uvicorn: uvloop, httptools,
+        the websockets sans-I/O protocol, the same 256 KiB message limit as daphne (`--ws-max-size`), no
+        access log, no lifespan (Channels has none); × N is uvicorn's own `--workers N` (a supervisor
+        that binds the port and hands it to its worker processes).
+        """
+        if server == "daphne" and processes == 1:
+            service, port = self.daphne_start(app=app, port=port)
+            return [service], port
+        services: list[Service] = []
+        if server == "daphne":
+            sock = listening_socket(port or 0)
+            port = sock.getsockname()[1]
+            try:
+                for number in range(1, processes + 1):
+                    services.append(self.start(
+                        f"daphne-{number}",
+                        [executable("daphne"), "--fd", str(sock.fileno()), "--websocket-max-message-size",
+                         WEBSOCKET_LIMIT, "--websocket-max-frame-size", WEBSOCKET_LIMIT, app],
+                        pass_fds=(sock.fileno(),),
+                    ))  # fmt: skip
+            finally:
+                sock.close()  # the processes hold their own copies
+            # Django's logging config silences daphne's "Listening on"; its access log (stdout) is not: each
+            # process is serving once a probe shows up in its log.
+            marker, needed = '"GET /healthz', 1
+        elif server == "uvicorn":
+            port = port or free_port()
+            args = [executable("uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
+                    "--http", "httptools", "--ws", "websockets-sansio", "--ws-max-size", WEBSOCKET_LIMIT,
+                    "--lifespan", "off", "--no-access-log", "--log-level", "info"]  # fmt: skip
+            if processes > 1:
+                args += ["--workers", str(processes)]
+            services.append(self.start("uvicorn", [*args, app]))
+            marker, needed = "Started server process", processes
+        else:
+            raise ValueError(f"unknown ASGI server {server!r}")
+        deadline = time.monotonic() + 120
+        for service in services:
+            while service.log_path.read_text(errors="replace").count(marker) < needed:
+                if not service.alive() or time.monotonic() > deadline:
+                    raise RuntimeError(f"{service.name} did not start:\n{service.log_tail()}")
+                if server == "daphne":  # a few probes at once, so that each process accepts one
+                    probes = [threading.Thread(target=http_answers, args=(port,)) for _ in range(4)]
+                    for probe in probes:
+                        probe.start()
+                    for probe in probes:
+                        probe.join()
+                time.sleep(0.2)
+        while not http_answers(port):
+            if not all(service.alive() for service in services) or time.monotonic() > deadline:
+                raise RuntimeError(f"{server} × {processes} does not answer on {port}:\n{services[0].log_tail()}")
+            time.sleep(0.3)
+        return services, port
 
     def workers_start(self, *, concurrency: int = 2) -> tuple[Service, Service]:
         """The Celery worker (as `make run` starts it) and beat; waits until the worker is ready."""
