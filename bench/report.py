@@ -5,6 +5,7 @@ Other sections of the file (`## seed_demo`, ...) are kept as they are.
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from pathlib import Path
@@ -155,6 +156,20 @@ def plots_make(results: dict[str, Any], plots: Path) -> dict[str, str]:
         plt.close(figure)
         made["throughput"] = "throughput.png"
 
+    curve = reconnect_curve(scenarios.get("reconnect") or {})
+    if curve and curve["offsets"]:
+        offsets = curve["offsets"]
+        figure, axis = plt.subplots(figsize=(6, 3.6))
+        axis.plot(offsets, [100 * (index + 1) / curve["population"] for index in range(len(offsets))])
+        axis.set_xlabel("seconds since daphne was killed")
+        axis.set_ylabel("% of examinees connected and recovered")
+        axis.set_title(f"Reconnect storm of {curve['population']:,}")
+        axis.grid(True, alpha=0.3)
+        figure.tight_layout()
+        figure.savefig(plots / "reconnect.png", dpi=110)
+        plt.close(figure)
+        made["reconnect"] = "reconnect.png"
+
     herd = scenarios.get("herd") or {}
     if herd.get("ready_times"):
         times = sorted(herd["ready_times"])
@@ -219,6 +234,257 @@ def soak_growth(soak: dict[str, Any]) -> dict[str, tuple[float, float]]:
     return growth
 
 
+def no_pool_lines(extra: dict[str, Any], steady: list[dict[str, Any]]) -> list[str]:
+    """The steady run without the connection pool, and what the pool buys against the pooled run of its size."""
+    if not extra:
+        return []
+    lines = [
+        "The same at one size without the connection pool (`DATABASE_POOL_MAX_SIZE=0`, `CONN_MAX_AGE=0`: Django",
+        "opens a PostgreSQL connection for every database call and closes it after):",
+        "",
+        steady_table([extra]),
+        "",
+    ]
+    pooled = [run for run in steady if run["examinees"] == extra["examinees"]]
+    if pooled:
+        run = pooled[0]
+        pairs = [
+            ("p99 ack", run.get("ack_p99_ms"), extra.get("ack_p99_ms"), "ms"),
+            ("p50 ack", run.get("ack_p50_ms"), extra.get("ack_p50_ms"), "ms"),
+            ("daphne CPU", server(run, "daphne", "cpu_percent"), server(extra, "daphne", "cpu_percent"), "%"),
+            ("PostgreSQL CPU", server(run, "postgres", "cpu_percent"), server(extra, "postgres", "cpu_percent"), "%"),
+        ]
+        text = "; ".join(
+            f"{name} {fmt(pool, 1)} {unit} with the pool, {fmt(none, 1)} {unit} without (**{ratio_text(pool, none)}**)"
+            for name, pool, none, unit in pairs
+            if pool is not None and none is not None
+        )
+        lines += [f"What the pool buys at {fmt(extra['examinees'])} examinees (with / without): {text}.", ""]
+    return lines
+
+
+def ratio_text(value: float | None, base: float | None) -> str:
+    """`value` as a multiple of `base` ("0.42 ×"), or "–"."""
+    if value is None or not base:
+        return "–"
+    return f"{value / base:.2f} ×"
+
+
+def recovery_curve(
+    kill_at: float, reconnected_at: list[list[float]], population: int
+) -> dict[str, Any]:  # fmt: skip
+    """Seconds from the kill until 50 %, 99 % and 100 % of `population` examinees had reconnected and recovered.
+
+    `reconnected_at` holds [examinee, when] of every reconnect that ended recovered; each examinee counts
+    once, at its first one after the kill. A share not reached is None.
+    """
+    first: dict[int, float] = {}
+    for index, when in reconnected_at:
+        if when >= kill_at and (index not in first or when < first[index]):
+            first[int(index)] = when
+    offsets = sorted(when - kill_at for when in first.values())
+    curve: dict[str, Any] = {"population": population, "recovered": len(offsets), "offsets": offsets}
+    for key, share in (("p50", 0.5), ("p99", 0.99), ("p100", 1.0)):
+        needed = max(1, math.ceil(share * population))
+        curve[key] = offsets[needed - 1] if population and len(offsets) >= needed else None
+    return curve
+
+
+def reconnect_curve(reconnect: dict[str, Any]) -> dict[str, Any]:
+    kill = reconnect.get("kill") or {}
+    if not kill.get("at"):
+        return {}
+    return recovery_curve(kill["at"], reconnect.get("reconnected_at") or [], int(reconnect.get("ready") or 0))
+
+
+def reconnect_lines(reconnect: dict[str, Any], herd: dict[str, Any], made: dict[str, str]) -> list[str]:
+    if not reconnect:
+        return []
+    kill = reconnect.get("kill") or {}
+    curve = reconnect_curve(reconnect)
+    lines = ["### Reconnect storm", ""]
+    if not curve:
+        return lines + ["daphne was not killed in this run (the measurement did not start).", ""]
+    restart = kill["listening_at"] - kill["at"] if kill.get("listening_at") else None
+    counts = reconnect.get("counts") or {}
+    lines += [
+        f"{fmt(reconnect.get('examinees'))} examinees connected and saving every 5 s; {fmt(kill.get('after_s'), 0)} s"
+        " into the measurement",
+        "`bench/run.py` SIGKILLs daphne (no graceful close) and at once starts a new daphne on the same port.",
+        "The generator's pages notice the closed socket, reconnect with backoff (0.5 s doubling,",
+        "±50 %, up to 10 tries, then again after 2 s), send `recover` and resend their journal of unacknowledged",
+        "changes with the next save. Measured from the kill: when each examinee was connected and recovered",
+        f"again. Ack latency is over the whole {fmt(reconnect.get('seconds'), 0)} s window, kill included",
+        "(saves that got no answer are counted as errors, not as latencies). daphne's CPU is not measured",
+        "here (its process changes).",
+        "",
+        "| connected at the kill | new daphne listening after (s) | 50 % / 99 % / 100 % back after (s) "
+        "| recovered | reconnects | sockets closed | saves/s | ack p50 / p99 / max (ms) | errors | lost |",
+        "| ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | --- | ---: |",
+        f"| {fmt(curve['population'])} | {fmt(restart, 1)} "
+        f"| {fmt(curve['p50'], 1)} / {fmt(curve['p99'], 1)} / {fmt(curve['p100'], 1)} "
+        f"| {fmt(curve['recovered'])} | {fmt(counts.get('reconnects'))} "
+        f"| {fmt(len(reconnect.get('disconnected_at') or []))} | {fmt(reconnect.get('saves_per_second'), 1)} "
+        f"| {fmt(reconnect.get('ack_p50_ms'), 1)} / {fmt(reconnect.get('ack_p99_ms'), 1)} "
+        f"/ {fmt(reconnect.get('ack_max_ms'), 1)} "
+        f"| {errors_text(reconnect.get('errors'))} | {fmt(reconnect.get('lost'))} |",
+        "",
+    ]
+    if kill.get("restart_error"):
+        lines += [f"The new daphne did not start: `{' '.join(kill['restart_error'][-300:].split())}`.", ""]
+    ratios = []
+    if curve["p100"] is not None and restart:
+        ratios.append(f"all back {ratio_text(curve['p100'], restart)} the new daphne's start-up")
+    if curve["p100"] is not None and herd.get("ready_seconds") and herd.get("examinees"):
+        per_herd = herd["ready_seconds"] / herd["examinees"]
+        per_storm = curve["p100"] / max(1, curve["population"])
+        ratios.append(
+            f"per examinee {ratio_text(per_storm, per_herd)} the exam-start herd's ({fmt(herd['examinees'])} "
+            f"in {fmt(herd['ready_seconds'], 1)} s, with sign-in)"
+        )
+    if ratios:
+        lines += ["Ratios in this run: " + "; ".join(ratios) + ".", ""]
+    if "reconnect" in made:
+        lines += [f"![reconnect storm](bench/{made['reconnect']})", ""]
+    return lines
+
+
+def asgi_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians (and min–max) of one design's runs that did not fail."""
+    good = [run for run in runs if not run.get("failed")]
+    summary: dict[str, Any] = {"runs": len(good), "failed": len(runs) - len(good)}
+    if not good:
+        return summary
+    for key in ("saves_per_second", "ack_p50_ms", "ack_p99_ms", "asgi_cpu_percent", "asgi_rss_mib", "ready"):
+        values = [run[key] for run in good if run.get(key) is not None]
+        if values:
+            summary[key] = (statistics.median(values), min(values), max(values))
+    errors: dict[str, int] = {}
+    for run in good:
+        for code, count in (run.get("errors") or {}).items():
+            errors[code] = errors.get(code, 0) + count
+    summary["errors"] = errors
+    lost = [run.get("lost") for run in good if run.get("lost") is not None]
+    summary["lost"] = sum(lost) if lost else None
+    return summary
+
+
+def spread_text(triple: tuple[float, float, float] | None, digits: int, runs: int) -> str:
+    if triple is None:
+        return "–"
+    middle, low, high = triple
+    return fmt(float(middle), digits) + (f" ({fmt(float(low), digits)}–{fmt(float(high), digits)})" if runs > 1 else "")
+
+
+def asgi_lines(asgi: dict[str, Any]) -> list[str]:
+    runs = asgi.get("runs") or {}
+    if not runs:
+        return []
+    repeats = asgi.get("repeats", 1)
+    summaries = {design: asgi_summary(design_runs) for design, design_runs in runs.items()}
+    base = summaries.get("daphne×1") or {}
+    lines = ["### ASGI servers: daphne and uvicorn, one and two processes", ""]
+    lines += [
+        f"The steady load ({fmt(asgi.get('examinees'))} examinees, a save every 5 s, heartbeats, 10 s warm-up,",
+        "then the measured window) against the same application, `exam_platform.asgi:application`, under",
+        "four servers; each design gets fresh processes and an emptied Redis. daphne as `make run` starts",
+        "it; uvicorn with uvloop, httptools, the websockets sans-I/O protocol, `--ws-max-size 262144` (daphne's",
+        "`--websocket-max-message-size`), no access log, no lifespan. Two processes: daphne × 2 both accept",
+        "from one listening socket bound by `bench/run.py` and passed with `--fd`; uvicorn × 2 is `--workers 2`",
+        "(its supervisor binds the port and hands the socket to both workers). CPU % and RSS are of all the",
+        "server's processes together (200 % = both cores; the Celery worker, Redis, PostgreSQL and the",
+        "generator share the same two cores).",
+        "",
+        (f"Medians of {repeats} rounds (min–max in brackets); the rounds alternate the designs."
+         if repeats > 1 else
+         "**One run of each design** (`--asgi-repeats N` gives medians of N rounds): on this shared machine\n"
+         "differences of a few tens of per cent between single runs can be noise."),
+        "",
+        "| design | runs | ready | saves/s | ack p50 (ms) | ack p99 (ms) | p99 / daphne×1 | saves/s / daphne×1 "
+        "| server CPU % | CPU / daphne×1 | server RSS (MiB) | errors | lost |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+    ]  # fmt: skip
+
+    def middle(summary: dict[str, Any], key: str) -> float | None:
+        return summary[key][0] if summary.get(key) else None
+
+    for design, summary in summaries.items():
+        count = summary["runs"]
+        if not count:
+            lines.append(f"| {design} | 0 ({summary['failed']} failed) | – | – | – | – | – | – | – | – | – | – | – |")
+            continue
+        failed = f" ({summary['failed']} failed)" if summary["failed"] else ""
+        lines.append(
+            f"| {design} | {count}{failed} "
+            f"| {spread_text(summary.get('ready'), 0, 1)} "
+            f"| {spread_text(summary.get('saves_per_second'), 1, count)} "
+            f"| {spread_text(summary.get('ack_p50_ms'), 1, count)} "
+            f"| {spread_text(summary.get('ack_p99_ms'), 1, count)} "
+            f"| {ratio_text(middle(summary, 'ack_p99_ms'), middle(base, 'ack_p99_ms'))} "
+            f"| {ratio_text(middle(summary, 'saves_per_second'), middle(base, 'saves_per_second'))} "
+            f"| {spread_text(summary.get('asgi_cpu_percent'), 1, count)} "
+            f"| {ratio_text(middle(summary, 'asgi_cpu_percent'), middle(base, 'asgi_cpu_percent'))} "
+            f"| {spread_text(summary.get('asgi_rss_mib'), 1, count)} "
+            f"| {errors_text(summary.get('errors'))} | {fmt(summary.get('lost'))} |"
+        )
+    lines += ["", asgi_recommendation(summaries), ""]
+    failures = [run["failed"] for design_runs in runs.values() for run in design_runs if run.get("failed")]
+    if failures:
+        first = " ".join(failures[0][-300:].split())
+        lines += [f"Failed runs: {len(failures)}; the first: `{first}`.", ""]
+    return lines
+
+
+ASGI_COMMANDS = {
+    "daphne×1": "one daphne process per machine, as `make run` starts it",
+    "daphne×2": "two daphne processes per machine accepting from one socket (`daphne --fd`, the socket bound by"
+    " systemd socket activation or a supervisor)",
+    "uvicorn×1": "`uvicorn --loop uvloop --http httptools --ws websockets-sansio --ws-max-size 262144`",
+    "uvicorn×2": "`uvicorn --workers 2 --loop uvloop --http httptools --ws websockets-sansio --ws-max-size 262144`",
+}
+
+
+def asgi_recommendation(summaries: dict[str, dict[str, Any]]) -> str:
+    """The production recommendation that this run's numbers support (p99 ack first, then CPU)."""
+
+    def p99(design: str) -> float | None:
+        summary = summaries.get(design) or {}
+        clean = not summary.get("errors") and summary.get("lost") == 0
+        return summary["ack_p99_ms"][0] if summary.get("ack_p99_ms") and clean else None
+
+    measured = {design: p99(design) for design in summaries}
+    clean = {design: value for design, value in measured.items() if value is not None}
+    if "daphne×1" not in clean:
+        return "**Recommendation:** not possible from this run (daphne × 1 had errors, lost versions or no result)."
+    best = min(clean, key=lambda design: clean[design])
+    daphne_best = min((d for d in clean if d.startswith("daphne")), key=lambda d: clean[d])
+    much_better = best.startswith("uvicorn") and clean[best] <= 0.67 * clean[daphne_best]
+    text = (
+        f"**Recommendation from this run:** the lowest p99 ack without errors or losses is {best} "
+        f"({fmt(clean[best], 1)} ms, {ratio_text(clean[best], clean['daphne×1'])} daphne × 1). "
+    )
+    if much_better:
+        text += (
+            "uvicorn is much faster for the same code here (p99 "
+            f"{ratio_text(clean[best], clean[daphne_best])} the best daphne design, {daphne_best}): serve "
+            f"production with {ASGI_COMMANDS.get(best, best)} and keep "
+            "daphne working as the card's server (`make run`)."
+        )
+    else:
+        uvicorns = [design for design in clean if design.startswith("uvicorn")]
+        if uvicorns:
+            uvicorn_best = min(uvicorns, key=lambda design: clean[design])
+            text += (
+                f"uvicorn is not much faster here (its best, {uvicorn_best}, has p99 "
+                f"{ratio_text(clean[uvicorn_best], clean[daphne_best])} the best daphne design's, {daphne_best}; "
+                "much faster would be 0.67 × or less): "
+            )
+        else:
+            text += "No uvicorn design ran without errors or losses: "
+        text += f"keep daphne, as the design card says: {ASGI_COMMANDS.get(daphne_best, daphne_best)}."
+    return text
+
+
 def options_shown(results: dict[str, Any]) -> list[tuple[str, Any]]:
     options = results.get("options") or {}
     return [(key, value if not isinstance(value, list) else ",".join(map(str, value)))
@@ -253,8 +519,9 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
         f"  {facts.get('load')}. **The machine is shared with other sessions' test runs**: absolute figures",
         "  move from run to run; the ratios below are measured within the same run.",
         "- Everything on this machine: one daphne process (`exam_platform.asgi`, settings `local` with",
-        "  `DJANGO_DEBUG=false`, `CONN_MAX_AGE=0` as in production), a Celery worker (`-c 2`) and beat (the flush",
-        "  is rung every second), Redis, PostgreSQL and the load generator, started by `bench/run.py`.",
+        "  `DJANGO_DEBUG=false`, Django's psycopg connection pool as in production: `DATABASE_POOL_MAX_SIZE` 8;",
+        "  the asgi scenario swaps the server), a Celery worker (`-c 2`) and beat (the flush is rung every",
+        "  second), Redis, PostgreSQL and the load generator, started by `bench/run.py`.",
         '- CPU % is of one core (200 % = both cores); RSS includes a process\'s children; "KiB per examinee" is',
         "  the RSS each further examinee adds to daphne, from when a fifth of them were ready to when all were.",
         "",
@@ -296,6 +563,16 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
             f"{fmt(herd.get('examinees'))} in {fmt(herd.get('ready_seconds'), 1)} s, errors "
             f"{errors_text(herd.get('errors_while_starting'))} "
             f"| {verdict} |"
+        )
+    reconnect = scenarios.get("reconnect") or {}
+    curve = reconnect_curve(reconnect)
+    if curve:
+        all_back = curve["recovered"] >= curve["population"] > 0
+        lines.append(
+            f"| reconnect storm (daphne SIGKILLed with {fmt(curve['population'])} connected): all reconnect and "
+            f"recover, lost 0 | {fmt(curve['recovered'])} of {fmt(curve['population'])} recovered, the last after "
+            f"{fmt(curve['p100'], 1)} s; lost {fmt(reconnect.get('lost'))} "
+            f"| {holds(all_back and reconnect.get('lost') == 0)} |"
         )
     rounds = compare.get("rounds") or {}
     ratio_echo = None
@@ -356,15 +633,7 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
             steady_table(steady),
             "",
         ]
-        extra = scenarios.get("steady_conn_max_age")
-        if extra:
-            lines += [
-                "The same at one size with persistent database connections (`CONN_MAX_AGE=60`; daphne's database",
-                "work runs in one thread, so one connection is kept instead of one opened per call):",
-                "",
-                steady_table([extra]),
-                "",
-            ]
+        lines += no_pool_lines(scenarios.get("steady_no_pool") or {}, steady)
         if "ack_latency" in made:
             lines += [f"![ack latency against examinees](bench/{made['ack_latency']})", ""]
         if "commit_lag" in made:
@@ -389,6 +658,9 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
         ]
         if "herd" in made:
             lines += [f"![herd](bench/{made['herd']})", ""]
+
+    lines += reconnect_lines(reconnect, herd, made)
+    lines += asgi_lines(scenarios.get("asgi") or {})
 
     # Flush ---------------------------------------------------------------------------------
     if flush.get("runs"):
@@ -562,10 +834,11 @@ WHERE_THE_TIME_GOES = [
     "   when it is older than `CONTEXT_REFRESH_SECONDS = 2.0`; examinees save every 5 s and send heartbeats",
     "   every 25 s, so nearly every `answer.sync` and heartbeat first runs `examinee_context_get` (two queries)",
     "   through `database_sync_to_async`.",
-    "2. **A new PostgreSQL connection for every database call.** With `CONN_MAX_AGE=0` Django closes the",
-    "   connection after each `database_sync_to_async` call, so each refresh also opens a connection",
-    "   (`BaseDatabaseWrapper.connect`; a backend process on the PostgreSQL side). The `CONN_MAX_AGE=60` run",
-    "   above is the same code with the connection kept.",
+    "2. **A new PostgreSQL connection for every database call without a pool.** With the pool off",
+    "   (`DATABASE_POOL_MAX_SIZE=0`) and `CONN_MAX_AGE=0` Django closes the connection after each",
+    "   `database_sync_to_async` call, so each refresh also opens one (`BaseDatabaseWrapper.connect`; a backend",
+    "   process on the PostgreSQL side). The settings now use Django's psycopg pool; the run without the pool",
+    "   above is the same code with a connection opened per call.",
     "3. **All database work of a daphne process runs in one thread.** `database_sync_to_async` is",
     "   thread-sensitive and no ThreadSensitiveContext is set for sockets, so every consumer's calls queue on",
     "   asgiref's single executor thread: refreshes, connects, recovers and heartbeats of all sockets are",
@@ -620,10 +893,13 @@ def doc_write(results: dict[str, Any], doc: Path, plots: Path) -> None:
 
 
 if __name__ == "__main__":  # rewrite the section from a raw result: python bench/report.py bench/results/x.json
+    import argparse
     import json
-    import sys
 
     ROOT = Path(__file__).resolve().parent.parent
-    sys.path.insert(0, str(ROOT))
-    doc_write(json.loads(Path(sys.argv[1]).read_text(encoding="utf-8")), ROOT / "docs" / "benchmarks.md",
-              ROOT / "docs" / "bench")  # fmt: skip
+    parser = argparse.ArgumentParser(description="Rewrite the answer-path section from a raw bench/run.py result.")
+    parser.add_argument("raw", type=Path, help="bench/results/answer-path-<date>.json")
+    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "benchmarks.md", help="The Markdown file.")
+    parser.add_argument("--plots", type=Path, default=ROOT / "docs" / "bench", help="The folder of the plots.")
+    arguments = parser.parse_args()
+    doc_write(json.loads(arguments.raw.read_text(encoding="utf-8")), arguments.doc, arguments.plots)

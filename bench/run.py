@@ -7,8 +7,12 @@ scripts/run_platform.py does, on a scratch database seeded with seed_demo; the c
 bench/loadgen.py processes. Scenarios, each bounded in time (flags scale them):
 
 - steady: N examinees saving every 5 s with heartbeats, for each N of --sizes; py-spy profiles
-  daphne during the --profile-size run;
+  daphne during the --profile-size run; then --no-pool-size examinees without the connection pool;
 - herd: --herd examinees sign in, connect and recover at once;
+- reconnect: --reconnect-size examinees saving; daphne is SIGKILLed and a new one started on the same
+  port; how long until they are all connected and recovered again, and nothing acknowledged is lost;
+- asgi: the same steady load (--asgi-size) against daphne and uvicorn, one process and two sharing
+  one port, --asgi-repeats rounds;
 - flush: the platform's flush of a pre-filled queue against a batched COPY + upsert
   (bench/flush_throughput.py), --repeats runs;
 - compare: the same clients against the bare Channels echo, our path and the naive design
@@ -52,7 +56,9 @@ DOC = ROOT / "docs" / "benchmarks.md"
 PLOTS = ROOT / "docs" / "bench"
 RESULTS_DIR = ROOT / "bench" / "results"
 SECTION = "## Answer path"
-SCENARIOS = ("steady", "herd", "flush", "compare", "redis", "soak")
+SCENARIOS = ("steady", "herd", "reconnect", "asgi", "flush", "compare", "redis", "soak")
+# The designs of the asgi scenario: (server, processes sharing one port).
+ASGI_DESIGNS = (("daphne", 1), ("uvicorn", 1), ("daphne", 2), ("uvicorn", 2))
 DATABASE = "bench_answers"
 # seed_demo's first stage lasts 30 minutes from the seeding; a scenario that would run past
 # this age gets a fresh seed first.
@@ -63,7 +69,7 @@ DAPHNE_FRAMES = [
     ("ExamConsumer._context", "context refresh (every save and heartbeat after 2 s)"),
     ("DatabaseSyncToAsync.thread_handler", "all work in the database_sync_to_async thread"),
     ("examinee_context_get", "the two queries of the examinee's context"),
-    ("BaseDatabaseWrapper.connect", "opening a PostgreSQL connection (CONN_MAX_AGE=0)"),
+    ("BaseDatabaseWrapper.connect", "opening a PostgreSQL connection"),
     ("answer_sync_apply_async", "sync service: paper rules + the Lua script"),
     ("answer_sync_validate", "schema and checksum validation"),
     ("message_parse", "size, depth and JSON parsing"),
@@ -118,6 +124,7 @@ class Bench:
         self.results: dict[str, Any] = {"scenarios": {}}
         self.sessions = self.work_dir / "sessions.json"
         self.daphne: Service | None = None
+        self.servers: list[Service] = []  # the ASGI processes (daphne or uvicorn) of the asgi scenario
         self.port = 0
         self.worker: Service | None = None
         self.profile_files: dict[str, str] = {}
@@ -184,23 +191,32 @@ class Bench:
         self.seeded, self.seeded_at = size, time.time()
         self.sessions.unlink(missing_ok=True)
 
-    def services_start(self, *, app: str = "exam_platform.asgi:application", cpu: int | None = None) -> None:
-        """daphne, the Celery worker and beat on a clean private Redis."""
+    def services_start(self, *, app: str = "exam_platform.asgi:application", cpu: int | None = None,
+                       server: str = "", processes: int = 1) -> None:  # fmt: skip
+        """daphne (or `server` × `processes` on one port), the Celery worker and beat on a clean private Redis."""
         assert self.stack is not None
         self.services_stop()
         self.stack.redis_flush()
         self.sessions.unlink(missing_ok=True)  # a flushed Redis knows no earlier version
-        self.daphne, self.port = self.stack.daphne_start(app=app, cpu=cpu)
+        if server:
+            self.servers, self.port = self.stack.asgi_start(server=server, processes=processes, app=app)
+        else:
+            self.daphne, self.port = self.stack.daphne_start(app=app, cpu=cpu)
         self.worker, _beat = self.stack.workers_start()
 
     def services_stop(self) -> None:
         if self.stack is not None:
             self.stack.services_stop()
         self.daphne = self.worker = None
+        self.servers = []
 
-    def watch_args(self) -> list[str]:
-        assert self.stack is not None and self.daphne is not None and self.worker is not None
-        watch = {"daphne": self.daphne.pid, "worker": self.worker.pid}
+    def watch_args(self, *, daphne: bool = True) -> list[str]:
+        assert self.stack is not None and self.worker is not None
+        watch = {"worker": self.worker.pid}
+        if self.daphne is not None and daphne:  # not across a restart: the pid changes
+            watch["daphne"] = self.daphne.pid
+        for number, service in enumerate(self.servers, 1):  # a uvicorn supervisor counts with its workers
+            watch[f"asgi{number}"] = service.pid
         if self.stack.redis and self.stack.redis.process:
             watch["redis"] = self.stack.redis.process.pid
         if self.postgres is not None and self.postgres.server_pid():
@@ -213,7 +229,7 @@ class Bench:
     # The load generator ----------------------------------------------------------------------
     def loadgen(
         self, name: str, *, examinees: int, target: str = "exam", duration: float = 30, args: list[str] = (),
-        cpu: int | None = None, on_measuring: Any = None, timeout: float = 3600,
+        cpu: int | None = None, on_measuring: Any = None, timeout: float = 3600, watch_daphne: bool = True,
     ) -> dict[str, Any]:  # fmt: skip
         assert self.stack is not None and self.credentials is not None
         output = self.work_dir / f"{name}.json"
@@ -222,7 +238,7 @@ class Bench:
             "--base-url", f"http://127.0.0.1:{self.port}", "--credentials", str(self.credentials),
             "-n", str(examinees), "--target", target, "--duration", str(duration), "--json", str(output),
             "--redis-url", self.stack.redis_url, "--check-db", self.stack.database_url,
-            "--session-cache", str(self.sessions), *self.watch_args(), *args,
+            "--session-cache", str(self.sessions), *self.watch_args(daphne=watch_daphne), *args,
         ]  # fmt: skip
         command += ["--start-deadline", str(self.options.start_deadline)]
         say(f"{name}: loadgen -n {examinees} --target {target} {' '.join(args)}")
@@ -276,20 +292,23 @@ class Bench:
             self.profile_wait()
             runs.append(self.lean(report))
         self.results["scenarios"]["steady"] = runs
-        if options.conn_max_age_size:
-            size = options.conn_max_age_size
+        if options.no_pool_size:
+            # What the connection pool buys: the same run with Django's psycopg pool off
+            # (DATABASE_POOL_MAX_SIZE=0) and no persistent connections, one connection per database call.
+            size = options.no_pool_size
             self.seed(size, seconds_needed=size / options.connect_rate + options.duration + 120)
             assert self.stack is not None
-            self.stack.env_extra["CONN_MAX_AGE"] = "60"
+            self.stack.env_extra.update(DATABASE_POOL_MAX_SIZE="0", CONN_MAX_AGE="0")
             try:
                 self.services_start()
                 report = self.loadgen(
-                    f"steady-{size}-conn-max-age", examinees=size, duration=options.duration,
+                    f"steady-{size}-no-pool", examinees=size, duration=options.duration,
                     args=["--warmup", "10", "--connect-rate", str(options.connect_rate), "--connect-concurrency", "50"],
                 )  # fmt: skip
             finally:
+                self.stack.env_extra.pop("DATABASE_POOL_MAX_SIZE", None)
                 self.stack.env_extra.pop("CONN_MAX_AGE", None)
-            self.results["scenarios"]["steady_conn_max_age"] = self.lean(report)
+            self.results["scenarios"]["steady_no_pool"] = self.lean(report)
 
     def herd(self) -> None:
         size = self.options.herd
@@ -303,6 +322,77 @@ class Bench:
         lean = self.lean(report)
         lean["ready_times"] = sorted(report.get("ready_times", []))
         self.results["scenarios"]["herd"] = lean
+
+    def reconnect(self) -> None:
+        """A reconnect storm: daphne SIGKILLed with --reconnect-size examinees connected and saving, a new
+        one started on the same port at once; the clients reconnect, recover and resend on their own."""
+        options = self.options
+        size = options.reconnect_size
+        seconds = options.reconnect_seconds
+        self.seed(size, seconds_needed=size / options.connect_rate + seconds + 180)
+        self.services_start()
+        assert self.stack is not None
+        kill: dict[str, Any] = {"after_s": options.reconnect_after}
+
+        def kill_and_restart() -> None:
+            time.sleep(options.reconnect_after)
+            old = self.daphne
+            if old is None:
+                return
+            kill["old_pid"] = old.pid
+            kill["at"] = time.time()
+            old.kill()
+            assert self.stack is not None
+            self.stack.services.remove(old)
+            say(f"reconnect: SIGKILLed daphne {old.pid}; starting a new one on port {self.port}")
+            try:
+                self.daphne, _ = self.stack.daphne_start(port=self.port)
+            except Exception as exc:  # reported; the generator's clients keep trying until the run ends
+                kill["restart_error"] = str(exc)[-2000:]
+                return
+            kill["listening_at"] = time.time()
+            kill["new_pid"] = self.daphne.pid
+
+        killer = threading.Thread(target=kill_and_restart, daemon=True)
+        report = self.loadgen(
+            f"reconnect-{size}", examinees=size, duration=seconds,
+            args=["--warmup", "10", "--connect-rate", str(options.connect_rate), "--connect-concurrency", "50",
+                  "--attempts", "10"],
+            on_measuring=killer.start, watch_daphne=False,
+        )  # fmt: skip
+        killer.join(120)
+        lean = self.lean(report)
+        lean["kill"] = kill
+        lean["timeline"] = [{"t": p["t"], "connected": p.get("connected")} for p in report.get("timeline", [])]
+        self.results["scenarios"]["reconnect"] = lean
+
+    def asgi(self) -> None:
+        """The steady load against daphne and uvicorn, one process and two sharing one port (ASGI_DESIGNS)."""
+        options = self.options
+        size = options.asgi_size
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for number in range(1, options.asgi_repeats + 1):
+            for server, processes in ASGI_DESIGNS:
+                design = f"{server}×{processes}"
+                self.seed(size, seconds_needed=size / options.connect_rate + options.duration + 180)
+                try:
+                    self.services_start(server=server, processes=processes)
+                    report = self.loadgen(
+                        f"asgi-{server}-{processes}-{number}", examinees=size, duration=options.duration,
+                        args=["--warmup", "10", "--connect-rate", str(options.connect_rate),
+                              "--connect-concurrency", "50"],
+                    )  # fmt: skip
+                except Exception as exc:  # one design failing must not hide the others
+                    say(f"asgi: {design} failed: {exc}")
+                    runs.setdefault(design, []).append({"failed": str(exc)[-2000:]})
+                    continue
+                lean = self.lean(report)
+                lean.pop("commit_lag_series", None)
+                lean.pop("ready_times", None)
+                lean.update(asgi_usage(lean.get("servers") or {}))
+                runs.setdefault(design, []).append(lean)
+                self.results["scenarios"]["asgi"] = {"examinees": size, "repeats": options.asgi_repeats, "runs": runs}
+        self.results["scenarios"]["asgi"] = {"examinees": size, "repeats": options.asgi_repeats, "runs": runs}
 
     def flush(self) -> None:
         options = self.options
@@ -556,6 +646,16 @@ class Bench:
         return 0
 
 
+def asgi_usage(servers: dict[str, dict[str, float]]) -> dict[str, float]:
+    """CPU % and RSS (MiB, at the end) of all ASGI processes of a design together (watched as asgi1, asgi2...)."""
+    names = [name for name in servers if name.startswith("asgi")]
+    return {
+        "asgi_processes_watched": len(names),
+        "asgi_cpu_percent": round(sum(servers[name]["cpu_percent"] for name in names), 1),
+        "asgi_rss_mib": round(sum(servers[name]["rss_end_mib"] for name in names), 1),
+    }
+
+
 def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"Comma-separated, of {', '.join(SCENARIOS)}.")
@@ -566,9 +666,17 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Give up starting examinees after this many seconds (START-DEADLINE).")  # fmt: skip
     parser.add_argument("--profile-size", type=int, default=1000, help="Profile daphne in this steady run (0: none).")
     parser.add_argument("--profile-seconds", type=int, default=30)
-    parser.add_argument("--conn-max-age-size", type=int, default=1000,
-                        help="Also run steady at this size with CONN_MAX_AGE=60 (0: skip).")  # fmt: skip
+    parser.add_argument("--no-pool-size", type=int, default=1000,
+                        help="Also run steady at this size without the connection pool (0: skip).")  # fmt: skip
     parser.add_argument("--herd", type=int, default=1000, help="Examinees of the exam-start herd.")
+    parser.add_argument("--reconnect-size", type=int, default=1000, help="Examinees connected when daphne is killed.")
+    parser.add_argument("--reconnect-seconds", type=float, default=120,
+                        help="Measured seconds of the reconnect run (the kill is in it).")  # fmt: skip
+    parser.add_argument("--reconnect-after", type=float, default=15,
+                        help="Seconds into the measurement when daphne is killed.")  # fmt: skip
+    parser.add_argument("--asgi-size", type=int, default=2000, help="Examinees of each ASGI server design.")
+    parser.add_argument("--asgi-repeats", type=int, default=1,
+                        help="Rounds of the four ASGI designs (medians with the spread when > 1).")  # fmt: skip
     parser.add_argument("--repeats", type=int, default=3, help="Runs of the side-by-side measurements.")
     parser.add_argument("--flush-entries", type=int, default=10000)
     parser.add_argument("--flush-examinees", type=int, default=2000)

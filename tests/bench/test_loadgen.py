@@ -185,3 +185,78 @@ def test_report_replaces_only_its_own_section(tmp_path):
     assert text.count("## Auto-move\n\nauto text\n") == 1
     assert text.index("## seed_demo") < text.index("## Auto-move") < text.index(SECTION)
     assert list((tmp_path / "plots").iterdir()) == []
+
+
+def test_loadgen_page_reconnects_when_its_socket_closes_and_records_it():
+    """A socket closed by the server (as when daphne dies) is reconnected at once, without waiting for the next
+    save; the page recovers, resends its unacknowledged change, and the reconnect is recorded with its time."""
+    # given
+    import asyncio
+    import time
+
+    from websockets.asyncio.server import serve
+
+    sheet = {"type": "recover.result", "testCode": "DEMO-P1", "answers": {}, "versions": {},
+             "questions": [{"id": "DEMO-P1-Q01", "type": "SHORT_ANSWER", "maxLength": 200}]}  # fmt: skip
+    connections: list[list[dict]] = []
+
+    async def handler(socket):
+        received: list[dict] = []
+        connections.append(received)
+        async for raw in socket:
+            message = json.loads(raw)
+            received.append(message)
+            if message["type"] == "recover":
+                await socket.send(json.dumps(sheet))
+            elif message["type"] == "answer.sync" and len(connections) == 1:
+                await socket.close()  # the first server dies with this save unanswered
+                return
+            elif message["type"] == "answer.sync":
+                accepted = {question: answer["version"] for question, answer in message["answers"].items()}
+                await socket.send(json.dumps({"type": "answer.ack", "accepted": accepted}))
+            else:
+                await socket.send(json.dumps({"type": "heartbeat.ack"}))
+
+    async def scenario() -> tuple[loadgen.Run, float]:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            run = loadgen.Run(loadgen.options_parse(
+                ["--credentials", "unused.csv", "--base-url", f"http://127.0.0.1:{port}", "--interval", "30",
+                 "--heartbeat", "60", "--attempts", "3"]
+            ))  # fmt: skip
+            examinee = loadgen.Examinee(run, loadgen.Credential("DEMO", "DEMO-G001", "DEMO-E00001", "x"), 0)
+            run.examinees.append(examinee)
+            run.sessions["DEMO-E00001"] = {"token": "token", "versions": {}}
+            await examinee.start()
+            try:
+                await examinee.sync()  # unanswered: the server closes the socket
+            except ConnectionError:
+                pass
+            closed_at = time.time()
+            live = asyncio.create_task(examinee.live(run.stop))
+            for _ in range(100):
+                if run.stats.reconnected:
+                    break
+                await asyncio.sleep(0.05)
+            await examinee.sync()  # the journal goes out again on the new socket
+            run.stop.set()
+            examinee.wake.set()
+            await asyncio.wait_for(live, 5)
+            await examinee.close()
+            return run, closed_at
+
+    # when
+    run, closed_at = asyncio.run(scenario())
+
+    # then
+    assert len(connections) == 2
+    assert [message["type"] for message in connections[1]] == ["recover", "answer.sync"]
+    assert len(run.stats.reconnected) == 1
+    index, when = run.stats.reconnected[0]
+    assert index == 0
+    assert when - closed_at < 5  # at once, not at the next save 30 s later
+    assert len(run.stats.disconnected_at) == 1
+    first, resent = connections[0][1]["answers"], connections[1][1]["answers"]
+    assert first["DEMO-P1-Q01"]["version"] == 1
+    assert resent["DEMO-P1-Q01"]["version"] == 2  # the unacknowledged change, updated by the next one
+    assert run.ledger.acked == {("DEMO-E00001", "DEMO-P1-Q01"): {2: resent["DEMO-P1-Q01"]["value"]}}

@@ -1,0 +1,166 @@
+"""The report's sections of the reconnect storm, the ASGI servers and the run without the connection pool
+render this run's numbers and ratios; the recovery curve counts each examinee once, after the kill."""
+
+from bench.report import asgi_lines, no_pool_lines, reconnect_lines, recovery_curve, section_text
+from bench.run import asgi_usage, options_parse
+
+KILL_AT = 1000.0
+
+
+def steady_run(examinees: int, p99: float, daphne_cpu: float, postgres_cpu: float) -> dict:
+    return {
+        "examinees": examinees, "ready": examinees, "ready_seconds": 10.0, "saves_per_second": examinees / 5,
+        "ack_p50_ms": p99 / 4, "ack_p99_ms": p99, "ack_max_ms": p99 * 2, "heartbeat_p99_ms": 5.0,
+        "commit_lag_p50_ms": 500.0, "commit_lag_p99_ms": 1100.0, "errors": {}, "lost": 0,
+        "servers": {"daphne": {"cpu_percent": daphne_cpu, "rss_end_mib": 120.0},
+                    "postgres": {"cpu_percent": postgres_cpu}},
+    }  # fmt: skip
+
+
+def reconnect_result() -> dict:
+    return {
+        "examinees": 4, "ready": 4, "seconds": 120.0, "saves_per_second": 0.8, "ack_p50_ms": 3.0,
+        "ack_p99_ms": 812.5, "ack_max_ms": 900.0, "errors": {"DISCONNECTED": 4, "WS-CONNECT": 7}, "lost": 0,
+        "counts": {"reconnects": 6},
+        "disconnected_at": [KILL_AT + 0.01] * 4,
+        "kill": {"after_s": 15, "at": KILL_AT, "listening_at": KILL_AT + 4.0, "old_pid": 1, "new_pid": 2},
+        # examinee 0 reconnected once before the kill (an idle socket closed), which does not count
+        "reconnected_at": [[0, KILL_AT - 30], [0, KILL_AT + 5.0], [1, KILL_AT + 6.0], [2, KILL_AT + 7.5],
+                           [2, KILL_AT + 20.0], [3, KILL_AT + 12.25]],
+    }  # fmt: skip
+
+
+def test_recovery_curve_counts_each_examinee_once_after_the_kill():
+    # given
+    reconnected = reconnect_result()["reconnected_at"]
+
+    # when
+    curve = recovery_curve(KILL_AT, reconnected, population=4)
+    short = recovery_curve(KILL_AT, reconnected[:3], population=4)
+
+    # then
+    assert curve["recovered"] == 4
+    assert curve["offsets"] == [5.0, 6.0, 7.5, 12.25]
+    assert (curve["p50"], curve["p99"], curve["p100"]) == (6.0, 12.25, 12.25)
+    assert short["recovered"] == 2
+    assert short["p50"] == 6.0
+    assert short["p99"] is None and short["p100"] is None
+
+
+def test_reconnect_section_shows_the_recovery_and_its_ratios():
+    # given
+    herd = {"examinees": 1000, "ready_seconds": 50.0}
+
+    # when
+    text = "\n".join(reconnect_lines(reconnect_result(), herd, {"reconnect": "reconnect.png"}))
+
+    # then
+    assert "### Reconnect storm" in text
+    assert "| 4 | 4.0 | 6.0 / 12.2 / 12.2 | 4 | 6 | 4 | 0.8 | 3.0 / 812.5 / 900.0 |" in text
+    assert "DISCONNECTED ×4" in text and "WS-CONNECT ×7" in text
+    assert "all back 3.06 × the new daphne's start-up" in text
+    assert "per examinee 61.25 × the exam-start herd's" in text
+    assert "![reconnect storm](bench/reconnect.png)" in text
+
+
+def test_asgi_section_shows_each_design_its_ratios_and_the_recommendation():
+    # given
+    def run(p99: float, saves: float, cpu: float, rss: float) -> dict:
+        return {"ready": 2000, "saves_per_second": saves, "ack_p50_ms": p99 / 5, "ack_p99_ms": p99,
+                "asgi_cpu_percent": cpu, "asgi_rss_mib": rss, "errors": {}, "lost": 0}  # fmt: skip
+
+    asgi = {
+        "examinees": 2000,
+        "repeats": 1,
+        "runs": {
+            "daphne×1": [run(200.0, 400.0, 90.0, 300.0)],
+            "uvicorn×1": [run(50.0, 401.0, 45.0, 250.0)],
+            "daphne×2": [run(150.0, 399.0, 120.0, 560.0)],
+            "uvicorn×2": [{"failed": "uvicorn × 2 does not answer"}],
+        },
+    }
+
+    # when
+    text = "\n".join(asgi_lines(asgi))
+
+    # then
+    assert "### ASGI servers: daphne and uvicorn, one and two processes" in text
+    assert "**One run of each design**" in text
+    assert "| daphne×1 | 1 | 2,000 | 400.0 | 40.0 | 200.0 | 1.00 × | 1.00 × | 90.0 | 1.00 × | 300.0 | 0 | 0 |" in text
+    assert "| uvicorn×1 | 1 | 2,000 | 401.0 | 10.0 | 50.0 | 0.25 × | 1.00 × | 45.0 | 0.50 × | 250.0 | 0 | 0 |" in text
+    assert "| daphne×2 | 1 | 2,000 | 399.0 | 30.0 | 150.0 | 0.75 × |" in text
+    assert "| uvicorn×2 | 0 (1 failed) |" in text
+    assert "lowest p99 ack without errors or losses is uvicorn×1 (50.0 ms, 0.25 × daphne × 1)" in text
+    assert "uvicorn is much faster" in text
+    assert "Failed runs: 1" in text
+
+
+def test_asgi_section_with_repeats_shows_medians_and_spread():
+    # given
+    def run(p99: float) -> dict:
+        return {"ready": 100, "saves_per_second": 20.0, "ack_p50_ms": 3.0, "ack_p99_ms": p99,
+                "asgi_cpu_percent": 10.0, "asgi_rss_mib": 100.0, "errors": {}, "lost": 0}  # fmt: skip
+
+    asgi = {"examinees": 100, "repeats": 3, "runs": {"daphne×1": [run(9.0), run(12.0), run(10.0)],
+                                                     "uvicorn×1": [run(8.0), run(11.0), run(10.0)]}}  # fmt: skip
+
+    # when
+    text = "\n".join(asgi_lines(asgi))
+
+    # then
+    assert "Medians of 3 rounds" in text
+    assert "| 10.0 (9.0–12.0) | 1.00 × |" in text
+    assert "uvicorn is not much faster here" in text
+
+
+def test_no_pool_section_shows_what_the_pool_buys():
+    # given
+    pooled = steady_run(1000, p99=40.0, daphne_cpu=50.0, postgres_cpu=20.0)
+    without = steady_run(1000, p99=120.0, daphne_cpu=80.0, postgres_cpu=60.0)
+
+    # when
+    text = "\n".join(no_pool_lines(without, [steady_run(200, 10.0, 10.0, 5.0), pooled]))
+
+    # then
+    assert "`DATABASE_POOL_MAX_SIZE=0`, `CONN_MAX_AGE=0`" in text
+    assert "p99 ack 40.0 ms with the pool, 120.0 ms without (**0.33 ×**)" in text
+    assert "PostgreSQL CPU 20.0 % with the pool, 60.0 % without (**0.33 ×**)" in text
+
+
+def test_section_places_the_new_scenarios_and_states_the_run():
+    # given
+    results = {
+        "date": "2026-11-24 09:00 KST",
+        "command": "bench/run.py --scenarios reconnect,asgi",
+        "machine": {"nproc": "2", "cpu": "test CPU"},
+        "scenarios": {"reconnect": reconnect_result(), "asgi": {"examinees": 10, "repeats": 1, "runs": {}}},
+    }
+
+    # when
+    text = section_text(results, {})
+
+    # then
+    assert "`bench/run.py --scenarios reconnect,asgi`" in text
+    assert "2026-11-24 09:00 KST" in text and "2 CPUs (test CPU)" in text
+    assert "| reconnect storm (daphne SIGKILLed with 4 connected)" in text
+    assert "4 of 4 recovered, the last after 12.2 s; lost 0 | **holds** |" in text
+
+
+def test_asgi_usage_sums_the_server_processes_and_flags_have_defaults():
+    # given
+    servers = {
+        "asgi1": {"cpu_percent": 40.5, "rss_end_mib": 120.0},
+        "asgi2": {"cpu_percent": 30.0, "rss_end_mib": 110.5},
+        "worker": {"cpu_percent": 9.0, "rss_end_mib": 300.0},
+    }
+
+    # when
+    usage = asgi_usage(servers)
+    options = options_parse([])
+
+    # then
+    assert usage == {"asgi_processes_watched": 2, "asgi_cpu_percent": 70.5, "asgi_rss_mib": 230.5}
+    assert options.scenarios == ["steady", "herd", "reconnect", "asgi", "flush", "compare", "redis", "soak"]
+    assert (options.reconnect_size, options.asgi_size, options.asgi_repeats, options.no_pool_size) == (
+        1000, 2000, 1, 1000,
+    )  # fmt: skip
