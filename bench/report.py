@@ -621,6 +621,14 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
         )
     lines.append("")
 
+    failed = {key[: -len("_failed")]: text for key, text in scenarios.items() if key.endswith("_failed")}
+    if failed:
+        lines += ["### Scenarios that failed in this run", ""]
+        for name, text in failed.items():
+            last = " ".join(str(text).strip().splitlines()[-1:] or [""])[-300:]
+            lines.append(f"- `{name}`: `{last}` (the raw result holds the whole message)")
+        lines.append("")
+
     # Steady --------------------------------------------------------------------------------
     if steady:
         lines += ["### Steady exam", ""]

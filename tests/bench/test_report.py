@@ -133,7 +133,11 @@ def test_section_places_the_new_scenarios_and_states_the_run():
         "date": "2026-11-24 09:00 KST",
         "command": "bench/run.py --scenarios reconnect,asgi",
         "machine": {"nproc": "2", "cpu": "test CPU"},
-        "scenarios": {"reconnect": reconnect_result(), "asgi": {"examinees": 10, "repeats": 1, "runs": {}}},
+        "scenarios": {
+            "reconnect": reconnect_result(),
+            "asgi": {"examinees": 10, "repeats": 1, "runs": {}},
+            "herd_failed": "Traceback ...\nRuntimeError: herd-1000: the load generator failed (1)",
+        },
     }
 
     # when
@@ -144,6 +148,7 @@ def test_section_places_the_new_scenarios_and_states_the_run():
     assert "2026-11-24 09:00 KST" in text and "2 CPUs (test CPU)" in text
     assert "| reconnect storm (daphne SIGKILLed with 4 connected)" in text
     assert "4 of 4 recovered, the last after 12.2 s; lost 0 | **holds** |" in text
+    assert "- `herd`: `RuntimeError: herd-1000: the load generator failed (1)`" in text
 
 
 def test_asgi_usage_sums_the_server_processes_and_flags_have_defaults():
