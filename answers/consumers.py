@@ -15,6 +15,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
+import redis
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -22,32 +23,37 @@ from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils import timezone, translation
 
+from exam_platform.redis import redis_async_client
 from monitoring.messages import CodedError, Msg
 from monitoring.services.client_logs import LogOwner, client_log_enqueue
-from plans.services.access import examinee_token_examinee_get
-from plans.services.lifecycle import exam_group_channel_name
-from proctoring.choices import UserType
-from proctoring.services import (
-    ClientInfo,
-    socket_session_close,
-    socket_session_heartbeat,
-    socket_session_open,
-)
+from plans.models import Examinee
+from plans.services.lifecycle import exam_group_channel_name, exam_group_epoch_key
+from proctoring.heartbeats import heartbeat_batch
+from proctoring.models import SocketSession
+from proctoring.services import ClientInfo, socket_session_close
 
 from .keys import examinee_channel_group
 from .selectors import ExamineeContext, examinee_context_get
 from .services.protocol import answer_sync_validate, message_parse
 from .services.recovery import answer_recover
+from .services.session import examinee_socket_open
 from .services.submit import answer_sheet_submit
-from .services.sync import answer_sync_apply_async
+from .services.sync import ContextOutdated, answer_sync_apply_async
 from .tasks import answer_queue_flush_task
 
 logger = logging.getLogger(__name__)
 
-CONTEXT_REFRESH_SECONDS = 2.0
+# The examinee's context (stage, paper, clock, pause) lives in the socket's memory: it is read on
+# connect, on every lifecycle doorbell, when a save finds the group's state epoch moved (the Lua
+# call that stores the save checks it, so no save is judged on an old state even when a doorbell
+# is lost), when a heartbeat sees the epoch moved, and at least every CONTEXT_SAFETY_SECONDS.
+CONTEXT_SAFETY_SECONDS = 60.0
+# recover and submit read it again unless it is younger than this (recover follows connect at once).
+CONTEXT_FRESH_SECONDS = 2.0
 # How long saves may go on with a context the database could not refresh (a database outage).
 CONTEXT_STALE_LIMIT_SECONDS = 600.0
-HEARTBEAT_SAVE_SECONDS = 30.0
+# An epoch that never matches: the next save reads the context again (the epoch could not be read).
+EPOCH_UNKNOWN = "?"
 RATE_PER_SECOND = 20.0
 RATE_BURST = 60.0
 FLOOD_CLOSE_AFTER = 200
@@ -57,6 +63,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
     """One examinee page's socket."""
 
     examinee_id: str = ""
+    group_id: str = ""
     socket_id: str = ""
     language: str = "ko"
     context: ExamineeContext | None = None
@@ -65,25 +72,16 @@ class ExamConsumer(AsyncWebsocketConsumer):
         self.language = self._language()
         await self.accept()
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
-        if not token:
-            session = self.scope.get("session")
-            token = session.get("examinee_token", "") if session is not None else ""
         try:
-            examinee = await database_sync_to_async(examinee_token_examinee_get)(token=token)
-            socket = await database_sync_to_async(socket_session_open)(
-                user_type=UserType.EXAMINEE,
-                user_id=examinee.examinee_id,
-                plan_id=examinee.plan_id,
-                group_id=examinee.group_id,
-                info=self._client_info(),
-            )
+            examinee, socket = await database_sync_to_async(self._socket_open)(token, self._client_info())
             self.examinee_id = examinee.examinee_id
+            self.group_id = examinee.group_id
             self.socket_id = socket.socket_id
             # Subscribe first, then read the state: a pause rung in between is not missed.
             self.groups = [examinee_channel_group(self.examinee_id), exam_group_channel_name(examinee.group_id)]
             for group in self.groups:
                 await self.channel_layer.group_add(group, self.channel_name)
-            self.context = await database_sync_to_async(examinee_context_get)(examinee_id=self.examinee_id)
+            self.context = await self._context_read()
         except CodedError as error:
             with translation.override(self.language):
                 await self._send(error.as_reply())
@@ -92,13 +90,21 @@ class ExamConsumer(AsyncWebsocketConsumer):
         self.tokens = RATE_BURST
         self.refilled = time.monotonic()
         self.refused_in_row = 0
-        self.heartbeat_saved = time.monotonic()
 
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
         if self.socket_id:
+            heartbeat_batch().forget(self.socket_id)
             await database_sync_to_async(socket_session_close)(socket_id=self.socket_id)
+
+    def _socket_open(self, token: str, info: ClientInfo) -> tuple[Examinee, SocketSession]:
+        """In the database thread: the page's token (from the URL, else its session, read lazily
+        here because loading a session is a query) and the recorded socket."""
+        if not token:
+            session = self.scope.get("session")
+            token = session.get("examinee_token", "") if session is not None else ""
+        return examinee_socket_open(token=token, info=info)
 
     def _language(self) -> str:
         """The page's language, as LocaleMiddleware would choose it (language cookie, then Accept-Language)."""
@@ -151,20 +157,34 @@ class ExamConsumer(AsyncWebsocketConsumer):
     async def handle_answer_sync(self, message: dict[str, Any]) -> dict[str, Any]:
         sync = answer_sync_validate(message)
         context = await self._context()
-        result = await answer_sync_apply_async(context=context, message=sync, now=timezone.now())
+        if context.write_refusal(now=timezone.now()) is not None or sync.test_code != context.test_code:
+            # Refused on the state in memory (paused, closed, another paper): refused only if that
+            # state is still the group's current one (the Lua epoch check never runs for a refusal).
+            if await self._epoch() != context.epoch:
+                context = await self._context(max_age=0.0)
+        try:
+            result = await answer_sync_apply_async(context=context, message=sync, now=timezone.now())
+        except ContextOutdated:
+            # The group's state changed since the context was read: judge the save on the new one.
+            context = await self._context(max_age=0.0)
+            try:
+                result = await answer_sync_apply_async(context=context, message=sync, now=timezone.now())
+            except ContextOutdated:
+                raise CodedError(Msg.SYSTEM_STORE_UNAVAILABLE, detail="exam state changing; retry") from None
         if result.needs_early_flush:
             await sync_to_async(answer_queue_flush_task.apply_async)(priority=9)
         return result.as_ack()
 
     async def handle_recover(self, message: dict[str, Any]) -> dict[str, Any]:
-        context = await self._context(force=True)
+        context = await self._context(max_age=CONTEXT_FRESH_SECONDS)
         return await database_sync_to_async(answer_recover)(context=context, now=timezone.now())
 
     async def handle_heartbeat(self, message: dict[str, Any]) -> dict[str, Any]:
+        heartbeat_batch().mark(self.socket_id)
         context = await self._context()
-        if time.monotonic() - self.heartbeat_saved > HEARTBEAT_SAVE_SECONDS:
-            self.heartbeat_saved = time.monotonic()
-            await database_sync_to_async(socket_session_heartbeat)(socket_id=self.socket_id)
+        if await self._epoch() != context.epoch:
+            # A doorbell was lost (the page also learns the new state from this reply).
+            context = await self._context(max_age=0.0)
         now = timezone.now()
         return {
             "type": "heartbeat.ack",
@@ -187,7 +207,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
         return {"type": "log.ack", "seq": message.get("seq"), "count": count}
 
     async def handle_submit(self, message: dict[str, Any]) -> dict[str, Any]:
-        context = await self._context(force=True)
+        context = await self._context(max_age=CONTEXT_FRESH_SECONDS)
         return await database_sync_to_async(answer_sheet_submit)(context=context, now=timezone.now())
 
     async def answer_committed(self, event: dict[str, Any]) -> None:
@@ -225,13 +245,34 @@ class ExamConsumer(AsyncWebsocketConsumer):
             }
         )
 
-    async def _context(self, *, force: bool = False) -> ExamineeContext:
+    async def _epoch(self) -> str:
+        """The group's state epoch now (one Redis GET); EPOCH_UNKNOWN when Redis does not answer."""
+        try:
+            value = await redis_async_client().get(exam_group_epoch_key(self.group_id))
+        except redis.RedisError:
+            return EPOCH_UNKNOWN
+        return value.decode() if value is not None else "0"
+
+    async def _context_read(self) -> ExamineeContext:
+        """Read the context from the database, the epoch first (a change committed in between then
+        shows as a moved epoch at the next save, never as a missed one)."""
+        epoch = await self._epoch()
+        context = await database_sync_to_async(examinee_context_get)(examinee_id=self.examinee_id)
+        if context.group_id != self.group_id:
+            # Moved to another group by an operator: follow its epoch and doorbell.
+            await self.channel_layer.group_discard(exam_group_channel_name(self.group_id), self.channel_name)
+            self.group_id = context.group_id
+            self.groups = [examinee_channel_group(self.examinee_id), exam_group_channel_name(self.group_id)]
+            await self.channel_layer.group_add(self.groups[1], self.channel_name)
+            epoch = EPOCH_UNKNOWN
+        context.epoch = epoch
+        return context
+
+    async def _context(self, *, max_age: float = CONTEXT_SAFETY_SECONDS) -> ExamineeContext:
         context = self.context
-        if force or context is None or time.monotonic() - context.loaded_at > CONTEXT_REFRESH_SECONDS:
+        if context is None or time.monotonic() - context.loaded_at >= max_age:
             try:
-                context = self.context = await database_sync_to_async(examinee_context_get)(
-                    examinee_id=self.examinee_id
-                )
+                context = self.context = await self._context_read()
             except DatabaseError:
                 if context is None or time.monotonic() - context.loaded_at > CONTEXT_STALE_LIMIT_SECONDS:
                     raise CodedError(Msg.SYSTEM_STORE_UNAVAILABLE, detail="database") from None

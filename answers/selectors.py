@@ -118,6 +118,9 @@ class ExamineeContext:
     remaining_ms_at_load: int
     paper: Paper
     loaded_at: float = field(default_factory=time.monotonic)
+    # The group's state epoch read just before this context (plans.services.lifecycle.
+    # exam_group_epoch_key); "-" for a context read for one request, which needs no epoch check.
+    epoch: str = "-"
 
     def remaining_seconds(self, *, now: datetime) -> int:
         """Whole seconds left in the current stage, rounded up (frozen while paused)."""
@@ -129,8 +132,9 @@ class ExamineeContext:
         """Why this examinee may not write right now, or None when they may.
 
         The same rules as plans.services.clock.examinee_write_window_check, on the context the
-        socket loaded (at most CONTEXT_REFRESH_SECONDS old, and reloaded at once on every
-        lifecycle doorbell), so that a save costs no database query.
+        socket keeps in memory, so that a save costs no database query. The save's Lua call
+        refuses a context older than the group's last state change (its epoch), so a socket
+        never writes on a state that has moved on (answers.consumers).
         """
         if self.exam_status in (ExamStatus.SUBMITTED, ExamStatus.GIVE_UP):
             return Msg.EXAM_ALREADY_SUBMITTED

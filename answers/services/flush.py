@@ -29,14 +29,13 @@ from datetime import datetime
 from typing import Any
 
 import redis
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.utils import DataError, InterfaceError, OperationalError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from exam_platform.doorbells import doorbells_ring
 from exam_platform.redis import redis_client
 from monitoring.messages import Msg
 from plans.choices import ExamStatus
@@ -257,16 +256,10 @@ def _acknowledge(client: redis.Redis, entries: list[QueueEntry], result: FlushRe
 
 def _ring_committed(by_examinee: dict[str, dict[str, int]]) -> None:
     """Doorbell: tell open pages what is now in the database (they can also learn it from `recover`)."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    for examinee_id, versions in by_examinee.items():
-        try:
-            async_to_sync(layer.group_send)(
-                examinee_channel_group(examinee_id), {"type": "answer.committed", "versions": versions}
-            )
-        except Exception:  # a doorbell failure never fails a committed flush
-            logger.warning("answer.committed doorbell failed for %s", examinee_id, exc_info=True)
+    doorbells_ring(
+        (examinee_channel_group(examinee_id), {"type": "answer.committed", "versions": versions})
+        for examinee_id, versions in by_examinee.items()
+    )
 
 
 def _dead_letter(client: redis.Redis, entry: QueueEntry, *, error: str) -> None:

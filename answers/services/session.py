@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from monitoring.messages import CodedError
 from plans.choices import ExamStatus, ProgressStatus
+from plans.models import Examinee
+from plans.services.access import examinee_token_examinee_get
 from plans.services.lifecycle import examinee_exam_begin
+from proctoring.choices import UserType
+from proctoring.models import SocketSession
+from proctoring.services import ClientInfo, socket_session_open
 
 from ..selectors import ExamineeContext, examinee_context_get
 
@@ -27,3 +32,20 @@ def examinee_sitting_context_get(*, examinee_id: str) -> ExamineeContext:
     except CodedError:
         return context
     return examinee_context_get(examinee_id=examinee_id)
+
+
+def examinee_socket_open(*, token: str, info: ClientInfo) -> tuple[Examinee, SocketSession]:
+    """Check an exam socket's token and record the socket (which begins a waiting examinee's exam).
+
+    One call, so that a connect costs the ASGI process one trip to its database thread.
+    Raises AUTH_TOKEN_INVALID for a token that is not (or no longer) valid.
+    """
+    examinee = examinee_token_examinee_get(token=token)
+    socket = socket_session_open(
+        user_type=UserType.EXAMINEE,
+        user_id=examinee.examinee_id,
+        plan_id=examinee.plan_id,
+        group_id=examinee.group_id,
+        info=info,
+    )
+    return examinee, socket

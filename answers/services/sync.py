@@ -23,6 +23,7 @@ from django.conf import settings
 
 from exam_platform.redis import redis_async_client
 from monitoring.messages import CodedError, Msg
+from plans.services.lifecycle import exam_group_epoch_key
 
 from ..keys import answer_cache_key, answer_stream_for
 from ..redis_scripts import SYNC_APPLY, script
@@ -30,6 +31,11 @@ from ..selectors import ExamineeContext
 from .protocol import SyncMessage
 
 EARLY_FLUSH_BACKLOG = 5000
+
+
+class ContextOutdated(Exception):
+    """The group's state changed after the examinee context was read (SYNC_APPLY answered EPOCH);
+    nothing was written. The caller reads the context again and retries."""
 
 
 @dataclass
@@ -145,7 +151,7 @@ def answer_sync_prepare(
     stream = answer_stream_for(message.priority)
     return PreparedSync(
         result=result,
-        keys=[cache_key, stream],
+        keys=[cache_key, stream, exam_group_epoch_key(context.group_id)],
         args=[
             json.dumps(meta, ensure_ascii=False),
             json.dumps(list(behavior.navigation), ensure_ascii=False),
@@ -153,6 +159,7 @@ def answer_sync_prepare(
             str(len(question_ids)),
             "all" if all_or_nothing else "each",
             *args,
+            context.epoch,
         ],
         question_ids=question_ids,
         versions=versions,
@@ -164,6 +171,8 @@ def _interpret(prepared: PreparedSync, reply: list[Any]) -> SyncResult:
     decoded = [item.decode() if isinstance(item, bytes) else str(item) for item in reply]
     if decoded and decoded[0] == "CLOSED":
         raise CodedError(Msg.EXAM_ALREADY_SUBMITTED)
+    if decoded and decoded[0] == "EPOCH":
+        raise ContextOutdated(decoded[1])
     result.stream_id = decoded[0]
     result.backlog = int(decoded[1])
     for question_id, version, outcome in zip(prepared.question_ids, prepared.versions, decoded[2:], strict=True):
@@ -205,7 +214,10 @@ _async_scripts: dict[int, Any] = {}
 
 
 async def answer_sync_apply_async(*, context: ExamineeContext, message: SyncMessage, now: datetime) -> SyncResult:
-    """Apply a validated sync message from an event loop (the WebSocket consumer uses this)."""
+    """Apply a validated sync message from an event loop (the WebSocket consumer uses this).
+
+    Raises ContextOutdated when `context.epoch` is no longer the group's epoch (nothing written).
+    """
     prepared = answer_sync_prepare(context=context, message=message, now=now)
     if not prepared.question_ids:
         return prepared.result

@@ -90,6 +90,18 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST") or "")
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.int("DATABASE_POOL_MAX_SIZE", default=8):
+    # A bounded psycopg pool per process (docs/benchmarks.md): Django's ASGI handler gives every
+    # concurrent request its own thread, so without a bound an exam-start herd of sign-ins opens
+    # one PostgreSQL connection each and exhausts max_connections; and without reuse every
+    # database_sync_to_async call of a socket pays a new connection. Requests beyond the bound
+    # wait up to DATABASE_POOL_TIMEOUT seconds for a free connection. (A pool needs CONN_MAX_AGE 0.)
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=8),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=30.0),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default runs daphne, a Celery worker and beat against one file:
     # WAL lets readers and one writer work together, IMMEDIATE avoids upgrade deadlocks.

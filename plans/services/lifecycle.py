@@ -34,12 +34,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+import redis
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from exam_platform.doorbells import doorbells_ring
+from exam_platform.redis import redis_client
 from monitoring.messages import CodedError, Msg
 
 from ..choices import (
@@ -175,6 +176,32 @@ def exam_group_channel_name(group_id: str) -> str:
     return f"exam.group.h{hashlib.sha256(group_id.encode('utf-8')).hexdigest()[:40]}"
 
 
+def exam_group_epoch_key(group_id: str) -> str:
+    """The Redis key of a group's state epoch: a counter raised after every committed change of the
+    group's or one of its examinees' state (the same moments the doorbell rings).
+
+    The answer path keeps each examinee's context (stage, paper, clock, pause) in the socket's
+    memory and checks, inside the same Lua call that stores a save, that the epoch has not moved
+    since the context was read (answers.redis_scripts.SYNC_APPLY); a moved epoch makes the socket
+    read the context again. A save therefore costs no database query and is never judged on a
+    state older than the last committed change, even when the doorbell itself was lost.
+    """
+    return f"state:epoch:group:{group_id}"
+
+
+def exam_group_epochs_bump(*, group_ids: Iterable[str]) -> None:
+    """Raise the state epoch of each group (after commit). Failing Redis is logged, not raised: the
+    change is committed, and sockets read their context again at the latest after
+    answers.consumers.CONTEXT_SAFETY_SECONDS."""
+    try:
+        pipe = redis_client().pipeline(transaction=False)
+        for group_id in group_ids:
+            pipe.incr(exam_group_epoch_key(group_id))
+        pipe.execute()
+    except redis.RedisError:
+        logger.warning("state epoch of groups %s not raised", list(group_ids), exc_info=True)
+
+
 def exam_event_publish_on_commit(*, group_ids: Iterable[str], event: dict[str, Any]) -> None:
     """Ring the doorbell of each group's pages after the current transaction commits.
 
@@ -188,14 +215,8 @@ def exam_event_publish_on_commit(*, group_ids: Iterable[str], event: dict[str, A
         return
 
     def ring() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        for group_id in group_ids:
-            try:
-                async_to_sync(layer.group_send)(exam_group_channel_name(group_id), {**event, "group_id": group_id})
-            except Exception:  # a doorbell must never fail the committed change
-                logger.warning("exam event %s for group %s not sent", event.get("type"), group_id, exc_info=True)
+        exam_group_epochs_bump(group_ids=group_ids)
+        doorbells_ring((exam_group_channel_name(group_id), {**event, "group_id": group_id}) for group_id in group_ids)
 
     transaction.on_commit(ring)
 
