@@ -43,9 +43,10 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("Production runs on PostgreSQL only: DATABASE_URL must be postgres://...")
 if not env("REDIS_URL", default=""):
     raise ImproperlyConfigured("Set REDIS_URL=redis://... (the answer Redis) in the environment.")
-# Persistent connections stay off (base's CONN_MAX_AGE default 0): Django's documentation says they
-# should be disabled under ASGI, where every request runs in a thread of its own and a kept
-# connection is never reused. Put a connection pooler (PgBouncer) in front of PostgreSQL instead.
+# Connections come from base's bounded psycopg pool (DATABASE_POOL_MAX_SIZE per process, default 8):
+# Django's documentation advises against persistent connections under ASGI, where every request
+# runs in a thread of its own. Size it so that (ASGI processes + Celery processes) x max size stays
+# below PostgreSQL's max_connections, or put PgBouncer in front and set DATABASE_POOL_MAX_SIZE=0.
 
 # HTTPS: TLS ends at the load balancer, which must set X-Forwarded-Proto (and strip it from clients).
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
