@@ -27,7 +27,7 @@ from exam_platform.redis import redis_async_client
 from monitoring.messages import CodedError, Msg
 from monitoring.services.client_logs import LogOwner, client_log_enqueue
 from plans.models import Examinee
-from plans.services.lifecycle import exam_group_channel_name, exam_group_epoch_key
+from plans.services.lifecycle import exam_examinee_epoch_key, exam_group_channel_name, exam_group_epoch_key
 from proctoring.heartbeats import heartbeat_batch
 from proctoring.models import SocketSession
 from proctoring.services import ClientInfo, socket_session_close
@@ -44,7 +44,7 @@ from .tasks import answer_queue_flush_task
 logger = logging.getLogger(__name__)
 
 # The examinee's context (stage, paper, clock, pause) lives in the socket's memory: it is read on
-# connect, on every lifecycle doorbell, when a save finds the group's state epoch moved (the Lua
+# connect, on every lifecycle doorbell, when a save finds a state epoch moved (the Lua
 # call that stores the save checks it, so no save is judged on an old state even when a doorbell
 # is lost), when a heartbeat sees the epoch moved, and at least every CONTEXT_SAFETY_SECONDS.
 CONTEXT_SAFETY_SECONDS = 60.0
@@ -225,8 +225,12 @@ class ExamConsumer(AsyncWebsocketConsumer):
         await self._exam_event(event)
 
     async def _exam_event(self, event: dict[str, Any]) -> None:
-        self.context = None
-        context = await self._context()
+        context = self.context
+        epoch = await self._epoch()
+        if context is None or epoch == EPOCH_UNKNOWN or epoch != context.epoch:
+            # (The epoch is raised before the ring: an equal one means the context in memory was
+            # read after the change, e.g. the exam's begin rung by this socket's own connect.)
+            context = await self._context(max_age=0.0)
         now = timezone.now()
         await self._send(
             {
@@ -246,12 +250,15 @@ class ExamConsumer(AsyncWebsocketConsumer):
         )
 
     async def _epoch(self) -> str:
-        """The group's state epoch now (one Redis GET); EPOCH_UNKNOWN when Redis does not answer."""
+        """The state epochs of the group and the examinee now, as SYNC_APPLY compares them (one
+        Redis MGET); EPOCH_UNKNOWN when Redis does not answer."""
         try:
-            value = await redis_async_client().get(exam_group_epoch_key(self.group_id))
+            group, examinee = await redis_async_client().mget(
+                exam_group_epoch_key(self.group_id), exam_examinee_epoch_key(self.examinee_id)
+            )
         except redis.RedisError:
             return EPOCH_UNKNOWN
-        return value.decode() if value is not None else "0"
+        return f"{(group or b'0').decode()}|{(examinee or b'0').decode()}"
 
     async def _context_read(self) -> ExamineeContext:
         """Read the context from the database, the epoch first (a change committed in between then

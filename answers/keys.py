@@ -18,6 +18,8 @@ final submits and saves at a stage deadline, `normal` the routine saves. The log
 as in the seed (monitoring.services.client_logs); the media queue is not built yet.
 """
 
+from plans.services.lifecycle import exam_examinee_channel_name
+
 ANSWER_STREAM_HIGH = "stream:answers:high"
 ANSWER_STREAM_NORMAL = "stream:answers:normal"
 ANSWER_STREAMS = (ANSWER_STREAM_HIGH, ANSWER_STREAM_NORMAL)
@@ -37,4 +39,4 @@ def answer_stream_for(priority: str) -> str:
 
 def examinee_channel_group(examinee_id: str) -> str:
     """The channel-layer group of one examinee's open pages (a doorbell only)."""
-    return f"examinee.{examinee_id}"
+    return exam_examinee_channel_name(examinee_id)

@@ -10,14 +10,16 @@ from exam_platform.redis import redis_client
 
 from .keys import NAVIGATION_KEEP
 
-# KEYS[1] cache hash, KEYS[2] stream, KEYS[3] the group's state epoch (plans.services.lifecycle).
+# KEYS[1] cache hash, KEYS[2] stream, KEYS[3] and KEYS[4] the state epochs of the examinee's group
+# and of the examinee (plans.services.lifecycle.exam_group_epoch_key).
 # ARGV[1] meta JSON, ARGV[2] navigation JSON list (new moves), ARGV[3] stream header JSON,
 # ARGV[4] number of questions, ARGV[5] "all" to write nothing unless every question is accepted
 # (an operator's restore) or "each", then per question: id, version, value, entry JSON; last the
-# epoch the caller's examinee context was read at, or "-" when the context is fresh.
+# epochs the caller's examinee context was read at ("<group>|<examinee>"), or "-" when the
+# context is fresh.
 # Returns {stream id or "", stream length, result per question}: "A" accepted, "D" duplicate,
-# "S:<v>" stale; {"CLOSED"} when the sheet was submitted; {"EPOCH", <epoch>} when the group's
-# state changed since the context was read (nothing is written: read the context again).
+# "S:<v>" stale; {"CLOSED"} when the sheet was submitted; {"EPOCH", <epochs>} when the state
+# changed since the context was read (nothing is written: read the context again).
 SYNC_APPLY = f"""
 local key = KEYS[1]
 if redis.call('HGET', key, 'st') == 'SUBMITTED' then
@@ -26,7 +28,7 @@ end
 local n = tonumber(ARGV[4])
 local expected = ARGV[6 + n * 4]
 if expected and expected ~= '-' then
-  local epoch = redis.call('GET', KEYS[3]) or '0'
+  local epoch = (redis.call('GET', KEYS[3]) or '0') .. '|' .. (redis.call('GET', KEYS[4]) or '0')
   if epoch ~= expected then
     return {{'EPOCH', epoch}}
   end

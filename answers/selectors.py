@@ -118,8 +118,9 @@ class ExamineeContext:
     remaining_ms_at_load: int
     paper: Paper
     loaded_at: float = field(default_factory=time.monotonic)
-    # The group's state epoch read just before this context (plans.services.lifecycle.
-    # exam_group_epoch_key); "-" for a context read for one request, which needs no epoch check.
+    # The state epochs of the group and the examinee read just before this context, as
+    # "<group>|<examinee>" (plans.services.lifecycle.exam_group_epoch_key); "-" for a context
+    # read for one request, which needs no epoch check.
     epoch: str = "-"
 
     def remaining_seconds(self, *, now: datetime) -> int:

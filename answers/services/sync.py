@@ -23,7 +23,7 @@ from django.conf import settings
 
 from exam_platform.redis import redis_async_client
 from monitoring.messages import CodedError, Msg
-from plans.services.lifecycle import exam_group_epoch_key
+from plans.services.lifecycle import exam_examinee_epoch_key, exam_group_epoch_key
 
 from ..keys import answer_cache_key, answer_stream_for
 from ..redis_scripts import SYNC_APPLY, script
@@ -151,7 +151,7 @@ def answer_sync_prepare(
     stream = answer_stream_for(message.priority)
     return PreparedSync(
         result=result,
-        keys=[cache_key, stream, exam_group_epoch_key(context.group_id)],
+        keys=[cache_key, stream, exam_group_epoch_key(context.group_id), exam_examinee_epoch_key(context.examinee_id)],
         args=[
             json.dumps(meta, ensure_ascii=False),
             json.dumps(list(behavior.navigation), ensure_ascii=False),
@@ -216,7 +216,7 @@ _async_scripts: dict[int, Any] = {}
 async def answer_sync_apply_async(*, context: ExamineeContext, message: SyncMessage, now: datetime) -> SyncResult:
     """Apply a validated sync message from an event loop (the WebSocket consumer uses this).
 
-    Raises ContextOutdated when `context.epoch` is no longer the group's epoch (nothing written).
+    Raises ContextOutdated when `context.epoch` no longer matches the state epochs (nothing written).
     """
     prepared = answer_sync_prepare(context=context, message=message, now=now)
     if not prepared.question_ids:

@@ -165,58 +165,82 @@ def _actor_check(actor: str) -> str:
     return actor.strip()
 
 
-def exam_group_channel_name(group_id: str) -> str:
-    """The channel-layer group that every page of one exam group (examinees, supervisors) joins.
+def _channel_name(prefix: str, identifier: str) -> str:
+    # Channel group names allow only ASCII letters, digits, '-', '_' and '.', below 100 characters;
+    # an ID with other characters is named by its hash.
+    if CHANNEL_SAFE.match(identifier):
+        return f"{prefix}.{identifier}"
+    return f"{prefix}.h{hashlib.sha256(identifier.encode('utf-8')).hexdigest()[:40]}"
 
-    Channel group names allow only ASCII letters, digits, '-', '_' and '.', below 100 characters;
-    an ID with other characters is named by its hash.
-    """
-    if CHANNEL_SAFE.match(group_id):
-        return f"exam.group.{group_id}"
-    return f"exam.group.h{hashlib.sha256(group_id.encode('utf-8')).hexdigest()[:40]}"
+
+def exam_group_channel_name(group_id: str) -> str:
+    """The channel-layer group that every page of one exam group (examinees, supervisors) joins."""
+    return _channel_name("exam.group", group_id)
+
+
+def exam_examinee_channel_name(examinee_id: str) -> str:
+    """The channel-layer group of one examinee's open pages (their own clock, their answers' commits)."""
+    return _channel_name("exam.examinee", examinee_id)
 
 
 def exam_group_epoch_key(group_id: str) -> str:
     """The Redis key of a group's state epoch: a counter raised after every committed change of the
-    group's or one of its examinees' state (the same moments the doorbell rings).
+    group's state (the same moments its doorbell rings); exam_examinee_epoch_key is the same for
+    one examinee's own changes (begin, stage move, extra time, submit).
 
     The answer path keeps each examinee's context (stage, paper, clock, pause) in the socket's
-    memory and checks, inside the same Lua call that stores a save, that the epoch has not moved
+    memory and checks, inside the same Lua call that stores a save, that neither epoch has moved
     since the context was read (answers.redis_scripts.SYNC_APPLY); a moved epoch makes the socket
     read the context again. A save therefore costs no database query and is never judged on a
-    state older than the last committed change, even when the doorbell itself was lost.
+    state older than the last committed change, even when the doorbell itself was lost. Two
+    counters, so that 10,000 examinees beginning at once do not make their whole group re-read.
     """
     return f"state:epoch:group:{group_id}"
 
 
-def exam_group_epochs_bump(*, group_ids: Iterable[str]) -> None:
-    """Raise the state epoch of each group (after commit). Failing Redis is logged, not raised: the
-    change is committed, and sockets read their context again at the latest after
+def exam_examinee_epoch_key(examinee_id: str) -> str:
+    """The Redis key of one examinee's state epoch (see exam_group_epoch_key)."""
+    return f"state:epoch:examinee:{examinee_id}"
+
+
+def exam_epochs_bump(*, keys: Iterable[str]) -> None:
+    """Raise state epochs (after commit). Failing Redis is logged, not raised: the change is
+    committed, and sockets read their context again at the latest after
     answers.consumers.CONTEXT_SAFETY_SECONDS."""
+    keys = list(keys)
     try:
         pipe = redis_client().pipeline(transaction=False)
-        for group_id in group_ids:
-            pipe.incr(exam_group_epoch_key(group_id))
+        for key in keys:
+            pipe.incr(key)
         pipe.execute()
     except redis.RedisError:
-        logger.warning("state epoch of groups %s not raised", list(group_ids), exc_info=True)
+        logger.warning("state epochs %s not raised", keys, exc_info=True)
 
 
 def exam_event_publish_on_commit(*, group_ids: Iterable[str], event: dict[str, Any]) -> None:
     """Ring the doorbell of each group's pages after the current transaction commits.
 
     `event["type"]` is "exam.state" (the group's status changed: paused, resumed, started,
-    completed) or "exam.clock" (stage moves, extra time, submits: read the clock again). The
-    channel layer may drop a ring (at-most-once); the page re-reads its clock on every ring and
-    on reconnect, so a lost ring costs latency, never correctness.
+    completed) or "exam.clock" (stage moves, extra time, submits: read the clock again). An event
+    of one examinee (`event["examinee_id"]`) rings only that examinee's pages and raises only their
+    epoch. The channel layer may drop a ring (at-most-once); the page re-reads its clock on every
+    ring, on every heartbeat whose epoch moved, and on reconnect, so a lost ring costs latency,
+    never correctness.
     """
     group_ids = sorted(set(group_ids))
     if not group_ids:
         return
+    examinee_id = event.get("examinee_id")
+    if examinee_id is not None:
+        rings = [(exam_examinee_channel_name(examinee_id), {**event, "group_id": group_ids[0]})]
+        epochs = [exam_examinee_epoch_key(examinee_id)]
+    else:
+        rings = [(exam_group_channel_name(group_id), {**event, "group_id": group_id}) for group_id in group_ids]
+        epochs = [exam_group_epoch_key(group_id) for group_id in group_ids]
 
     def ring() -> None:
-        exam_group_epochs_bump(group_ids=group_ids)
-        doorbells_ring((exam_group_channel_name(group_id), {**event, "group_id": group_id}) for group_id in group_ids)
+        exam_epochs_bump(keys=epochs)
+        doorbells_ring(rings)
 
     transaction.on_commit(ring)
 

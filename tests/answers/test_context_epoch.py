@@ -13,7 +13,14 @@ from answers.services.sync import ContextOutdated, answer_sync_apply_async
 from exam_platform.asgi import application
 from monitoring.messages import Msg
 from plans.services.access import examinee_access_codes_issue, examinee_token_issue
-from plans.services.lifecycle import exam_group_channel_name, exam_group_epoch_key, group_pause, group_resume
+from plans.services.lifecycle import (
+    exam_examinee_epoch_key,
+    exam_group_channel_name,
+    exam_group_epoch_key,
+    examinee_time_extend,
+    group_pause,
+    group_resume,
+)
 from tests.answers.helpers import stored_answer_state, sync_message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -44,11 +51,24 @@ async def test_a_lifecycle_change_raises_the_groups_epoch(redis_conn, examinee, 
     assert int(redis_conn.get(exam_group_epoch_key(group.pk))) == before + 2
 
 
+async def test_one_examinees_change_raises_only_their_epoch(redis_conn, examinee, open_exam, group):
+    """Extra time for one examinee raises that examinee's epoch, not the group's (10,000 examinees
+    beginning at once must not make their whole group read its context again)."""
+    # given
+    group_before = int(redis_conn.get(exam_group_epoch_key(group.pk)) or 0)
+    examinee_before = int(redis_conn.get(exam_examinee_epoch_key(examinee.pk)) or 0)
+    # when
+    await database_sync_to_async(examinee_time_extend)(examinee_id=examinee.pk, seconds=60, actor="test", reason="t")
+    # then
+    assert int(redis_conn.get(exam_group_epoch_key(group.pk)) or 0) == group_before
+    assert int(redis_conn.get(exam_examinee_epoch_key(examinee.pk))) == examinee_before + 1
+
+
 async def test_a_save_on_an_outdated_context_writes_nothing(redis_conn, examinee, open_exam, questions, group):
     """SYNC_APPLY refuses a context read before the epoch moved, and stores nothing."""
     # given
     context = await database_sync_to_async(examinee_context_get)(examinee_id=examinee.pk)
-    context.epoch = "0"
+    context.epoch = "0|0"
     redis_conn.set(exam_group_epoch_key(group.pk), "1")
     message = answer_sync_validate(
         sync_message(examinee=examinee, test_code=open_exam.test_code_id, changes={questions[0].pk: ("2", 1)})
