@@ -1,5 +1,10 @@
 """One Redis client per process (creating one per message halves throughput, see PERFORMANCE.md).
 
+Each client's pool is bounded (REDIS_MAX_CONNECTIONS) and blocking: a burst of saves beyond the
+bound waits up to REDIS_SOCKET_TIMEOUT for a free connection instead of failing at once (redis-py's
+default asyncio pool refuses the 101st concurrent command with MaxConnectionsError, which an
+exam-start herd of 2,000 sockets reached: docs/benchmarks.md).
+
 The answer Redis is named by REDIS_URL, or by REDIS_SENTINELS ("host:port,host:port") and
 REDIS_SENTINEL_MASTER for a Sentinel-managed primary; REDIS_REPLICA_URL names a read replica
 that recovery asks when the primary does not answer (seed 000, 5.2 "복제본 조회").
@@ -46,7 +51,13 @@ def redis_client() -> redis.Redis:
     if settings.REDIS_SENTINELS:
         sentinel = redis.sentinel.Sentinel(_sentinel_hosts(), **_options())
         return sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=_database_number(), **_options())
-    return redis.Redis.from_url(settings.REDIS_URL, **_options())
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.REDIS_URL,
+        max_connections=settings.REDIS_MAX_CONNECTIONS,
+        timeout=settings.REDIS_SOCKET_TIMEOUT,
+        **_options(),
+    )
+    return redis.Redis(connection_pool=pool)
 
 
 _async_clients: dict[int, redis.asyncio.Redis] = {}
@@ -61,7 +72,13 @@ def redis_async_client() -> redis.asyncio.Redis:
             sentinel = AsyncSentinel(_sentinel_hosts(), **_options())
             client = sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=_database_number(), **_options())
         else:
-            client = redis.asyncio.Redis.from_url(settings.REDIS_URL, **_options())
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                settings.REDIS_URL,
+                max_connections=settings.REDIS_MAX_CONNECTIONS,
+                timeout=settings.REDIS_SOCKET_TIMEOUT,
+                **_options(),
+            )
+            client = redis.asyncio.Redis(connection_pool=pool)
         _async_clients[loop_id] = client
     return client
 

@@ -16,6 +16,8 @@ REDIS_SENTINELS = env.list("REDIS_SENTINELS", default=[])
 REDIS_SENTINEL_MASTER = env("REDIS_SENTINEL_MASTER", default="mymaster")
 # Seconds a socket waits for Redis before the request gets an error code instead of an ack.
 REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=2.0)
+# Connections of each process's answer-Redis client; commands beyond it wait for a free one.
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=64)
 # The seed's hot window: committed cache entries live this long (seconds).
 ANSWER_CACHE_TTL_SECONDS = env.int("ANSWER_CACHE_TTL_SECONDS", default=300)
 # A flush claims queue entries left pending this long by another (dead or stuck) worker.
