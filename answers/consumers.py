@@ -17,12 +17,12 @@ from urllib.parse import parse_qs
 
 import redis
 from asgiref.sync import sync_to_async
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils import timezone, translation
 
+from exam_platform.db import db_async
 from exam_platform.redis import redis_async_client
 from monitoring.messages import CodedError, Msg
 from monitoring.services.client_logs import LogOwner, client_log_enqueue
@@ -73,7 +73,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
         await self.accept()
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
         try:
-            examinee, socket = await database_sync_to_async(self._socket_open)(token, self._client_info())
+            examinee, socket = await db_async(self._socket_open)(token, self._client_info())
             self.examinee_id = examinee.examinee_id
             self.group_id = examinee.group_id
             self.socket_id = socket.socket_id
@@ -96,7 +96,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
         if self.socket_id:
             heartbeat_batch().forget(self.socket_id)
-            await database_sync_to_async(socket_session_close)(socket_id=self.socket_id)
+            await db_async(socket_session_close)(socket_id=self.socket_id)
 
     def _socket_open(self, token: str, info: ClientInfo) -> tuple[Examinee, SocketSession]:
         """In the database thread: the page's token (from the URL, else its session, read lazily
@@ -177,7 +177,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
 
     async def handle_recover(self, message: dict[str, Any]) -> dict[str, Any]:
         context = await self._context(max_age=CONTEXT_FRESH_SECONDS)
-        return await database_sync_to_async(answer_recover)(context=context, now=timezone.now())
+        return await db_async(answer_recover)(context=context, now=timezone.now())
 
     async def handle_heartbeat(self, message: dict[str, Any]) -> dict[str, Any]:
         heartbeat_batch().mark(self.socket_id)
@@ -208,7 +208,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
 
     async def handle_submit(self, message: dict[str, Any]) -> dict[str, Any]:
         context = await self._context(max_age=CONTEXT_FRESH_SECONDS)
-        return await database_sync_to_async(answer_sheet_submit)(context=context, now=timezone.now())
+        return await db_async(answer_sheet_submit)(context=context, now=timezone.now())
 
     async def answer_committed(self, event: dict[str, Any]) -> None:
         """Doorbell from the flush: these versions are in the database."""
@@ -264,7 +264,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
         """Read the context from the database, the epoch first (a change committed in between then
         shows as a moved epoch at the next save, never as a missed one)."""
         epoch = await self._epoch()
-        context = await database_sync_to_async(examinee_context_get)(examinee_id=self.examinee_id)
+        context = await db_async(examinee_context_get)(examinee_id=self.examinee_id)
         if context.group_id != self.group_id:
             # Moved to another group by an operator: follow its epoch and doorbell.
             await self.channel_layer.group_discard(exam_group_channel_name(self.group_id), self.channel_name)

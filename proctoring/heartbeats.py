@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from channels.db import database_sync_to_async
+from exam_platform.db import db_async
 
 from .services import socket_sessions_heartbeat
 
@@ -42,7 +42,7 @@ class HeartbeatBatch:
         if not socket_ids:
             return 0
         try:
-            return await database_sync_to_async(socket_sessions_heartbeat)(socket_ids=socket_ids)
+            return await db_async(socket_sessions_heartbeat)(socket_ids=socket_ids)
         except Exception:
             logger.warning("%d socket heartbeats not written; retrying", len(socket_ids), exc_info=True)
             self.pending.update(socket_ids)

@@ -110,6 +110,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# Threads of an ASGI process that run its sockets' database calls (exam_platform.db); not more
+# than the pool holds, so that no thread waits for a connection.
+DATABASE_THREADS = env.int("DATABASE_THREADS", default=min(8, env.int("DATABASE_POOL_MAX_SIZE", default=8) or 8))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Auth ------------------------------------------------------------------------------------
