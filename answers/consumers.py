@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 import redis
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 from django.http import HttpRequest
@@ -47,11 +48,13 @@ logger = logging.getLogger(__name__)
 # connect, on every lifecycle doorbell, when a save finds a state epoch moved (the Lua
 # call that stores the save checks it, so no save is judged on an old state even when a doorbell
 # is lost), when a heartbeat sees the epoch moved, and at least every CONTEXT_SAFETY_SECONDS.
-CONTEXT_SAFETY_SECONDS = 60.0
+CONTEXT_SAFETY_SECONDS = 300.0
 # recover and submit read it again unless it is younger than this (recover follows connect at once).
 CONTEXT_FRESH_SECONDS = 2.0
-# How long saves may go on with a context the database could not refresh (a database outage).
-CONTEXT_STALE_LIMIT_SECONDS = 600.0
+# How long saves may go on with a context the database could not refresh (a database outage; no
+# lifecycle change can commit meanwhile, and the deadline is checked locally, so the context stays
+# right; the bound only keeps a forgotten outage from running on for ever).
+CONTEXT_STALE_LIMIT_SECONDS = 1800.0
 # An epoch that never matches: the next save reads the context again (the epoch could not be read).
 EPOCH_UNKNOWN = "?"
 RATE_PER_SECOND = 20.0
@@ -67,6 +70,15 @@ class ExamConsumer(AsyncWebsocketConsumer):
     socket_id: str = ""
     language: str = "ko"
     context: ExamineeContext | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """channels' dispatch without its hop to the database thread before every message
+        (aclose_old_connections): this consumer reaches the database only through
+        exam_platform.db.db_async, which gives its connection back around each call."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.language = self._language()

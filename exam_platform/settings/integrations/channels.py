@@ -10,7 +10,14 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [env("CHANNEL_LAYER_REDIS_URL", default=REDIS_URL)],
+            # channels_redis's pool refuses a command beyond max_connections (redis-py's default
+            # is 100, which 2,000 sockets joining or leaving their groups at once exceed).
+            "hosts": [
+                {
+                    "address": env("CHANNEL_LAYER_REDIS_URL", default=REDIS_URL),
+                    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
+                }
+            ],
             "capacity": 100,
             "expiry": 30,
         },
