@@ -8,17 +8,21 @@ env = environ.Env()
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": "exam_platform.channel_layer.BoundedRedisChannelLayer",
         "CONFIG": {
-            # channels_redis's pool refuses a command beyond max_connections (redis-py's default
-            # is 100, which 2,000 sockets joining or leaving their groups at once exceed).
+            # Each process's pool holds at most max_connections; a command beyond it waits up to
+            # pool_timeout seconds (exam_platform.channel_layer).
             "hosts": [
                 {
                     "address": env("CHANNEL_LAYER_REDIS_URL", default=REDIS_URL),
-                    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
+                    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=200),
+                    "pool_timeout": 20,
                 }
             ],
-            "capacity": 100,
+            # The sockets of one ASGI process share one Redis list for their messages, and capacity
+            # bounds that list: a flush ringing 500 examinees' doorbells at once overflowed the
+            # default 100 and the rings were dropped (docs/benchmarks.md).
+            "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=20000),
             "expiry": 30,
         },
     }
