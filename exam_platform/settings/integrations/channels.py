@@ -17,6 +17,10 @@ CHANNEL_LAYERS = {
                     "address": env("CHANNEL_LAYER_REDIS_URL", default=REDIS_URL),
                     "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=200),
                     "pool_timeout": 20,
+                    # channels_redis waits for messages with a 5 s BZPOPMIN; redis-py 8's default 5 s
+                    # read timeout raced it and killed idle sockets with 1011 (redis/redis-py#4091).
+                    "socket_timeout": 15,
+                    "socket_connect_timeout": 5,
                 }
             ],
             # The sockets of one ASGI process share one Redis list for their messages, and capacity
