@@ -145,3 +145,19 @@ async def test_errors_come_in_the_pages_language(redis_conn, examinee, open_exam
     await korean.disconnect()
     assert english_reply["message"] == Msg.VALIDATION_MALFORMED.en
     assert korean_reply["message"] == Msg.VALIDATION_MALFORMED.ko
+
+
+async def test_an_idle_socket_outlives_the_channel_layers_blocking_read(redis_conn, examinee, open_exam, token):
+    """Quiet for longer than channels_redis's 5 s BZPOPMIN, the socket still answers (a read timeout
+    at or below it used to kill the consumer and close the page's socket with 1011)."""
+    # given
+    import asyncio
+
+    communicator = await _connect(token)
+    # when
+    await asyncio.sleep(7)
+    await communicator.send_json_to({"type": "heartbeat", "seq": 1})
+    reply = await communicator.receive_json_from(timeout=5)
+    # then
+    assert reply["type"] == "heartbeat.ack"
+    await communicator.disconnect()
