@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import redis
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -315,7 +316,7 @@ def _greatest() -> tuple[str, str]:
 def _insert(sql_head: str, columns: list[str], rows: list[tuple], tail: str, types: list[str]) -> None:
     """INSERT `rows` into `columns` with `tail` (ON CONFLICT ...).
 
-    On PostgreSQL one statement per table with one array parameter per column
+    On PostgreSQL one statement per table with one binary array parameter per column
     (`SELECT * FROM unnest(%s::text[], ...)`): the statement text stays short and the same for any
     number of rows, where a VALUES list of 200 rows x 10 placeholders made psycopg split a new
     2,000-placeholder query in Python for every chunk (most of the flush's time in the profile).
@@ -323,13 +324,18 @@ def _insert(sql_head: str, columns: list[str], rows: list[tuple], tail: str, typ
     """
     if not rows:
         return
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{kind}[]" for kind in types)
-            sql = f"{sql_head} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {tail}"
+    if connection.vendor == "postgresql":
+        arrays = ", ".join(f"%b::{kind}[]" for kind in types)
+        sql = f"{sql_head} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {tail}"
+        connection.ensure_connection()
+        # A server-side-binding psycopg cursor on Django's connection (so in its transaction) with
+        # binary parameters (%b): the arrays are dumped by psycopg's C code instead of quoted into
+        # the statement in Python by Django's client-side cursor (four times faster, measured).
+        with psycopg.Cursor(connection.connection) as cursor:
             for start in range(0, len(rows), 5000):
                 cursor.execute(sql, [list(column) for column in zip(*rows[start : start + 5000], strict=True)])
-            return
+        return
+    with connection.cursor() as cursor:
         placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
         for start in range(0, len(rows), 200):
             chunk = rows[start : start + 200]
