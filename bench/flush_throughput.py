@@ -38,6 +38,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone as django_timezone  # noqa: E402
 
@@ -146,7 +147,7 @@ def platform_flush_time(entries: int) -> tuple[float, int]:
     committed = 0
     began = time.perf_counter()
     while committed < entries:
-        result = answer_queue_flush(batch_size=500, max_batches=200, time_budget=30.0)
+        result = answer_queue_flush(max_batches=200, time_budget=30.0)  # the platform's batch size
         committed += result.committed
         if result.read == 0:
             break
@@ -208,10 +209,13 @@ def main() -> int:
     parser.add_argument("--plan-id", default="DEMO")
     parser.add_argument("--examinees", type=int, default=2000)
     parser.add_argument("--entries", type=int, default=20000)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--batch", type=int, default=0, help="Changes per baseline transaction (default: ANSWER_FLUSH_BATCH_SIZE)."
+    )
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--prepare-only", action="store_true", help="Only begin the examinees' exam, then stop.")
     options = parser.parse_args()
+    options.batch = options.batch or settings.ANSWER_FLUSH_BATCH_SIZE  # the same batch as the flush's
     rng = random.Random("flush")
     connection.ensure_connection()
     with connection.cursor() as cursor:

@@ -40,6 +40,7 @@ from exam_platform.doorbells import doorbells_ring
 from exam_platform.redis import redis_client
 from monitoring.messages import Msg
 from plans.choices import ExamStatus
+from plans.models import ExamineeProgress
 
 from ..keys import ANSWER_DEAD_LETTER_STREAM, ANSWER_STREAMS, FLUSH_GROUP, examinee_channel_group
 from ..models import AnswerDeadLetter
@@ -156,7 +157,7 @@ def _read_new(client: redis.Redis, consumer: str, count: int) -> list[QueueEntry
 
 
 def answer_queue_flush(
-    *, consumer: str | None = None, batch_size: int = 500, max_batches: int = 20, time_budget: float = 20.0
+    *, consumer: str | None = None, batch_size: int | None = None, max_batches: int = 20, time_budget: float = 20.0
 ) -> FlushResult:
     """Flush up to `max_batches` batches of the answer queue into the database; see the module docstring.
 
@@ -164,6 +165,7 @@ def answer_queue_flush(
     """
     client = redis_client()
     consumer = consumer or flush_consumer_name()
+    batch_size = batch_size or settings.ANSWER_FLUSH_BATCH_SIZE
     result = FlushResult()
     started = time.monotonic()
     try:
@@ -438,6 +440,14 @@ def _submitted_answers_refresh(examinee_ids: list[str]) -> None:
     after the submit (a deadline sweep, a force submit): those late-flushed versions belong in
     the final sheet too. The submit time stays as it was.
     """
+    if not examinee_ids:
+        return
+    # Almost always nobody in the batch has submitted: find out with the primary key first.
+    examinee_ids = list(
+        ExamineeProgress.objects.filter(pk__in=examinee_ids, exam_status_code=ExamStatus.SUBMITTED).values_list(
+            "pk", flat=True
+        )
+    )
     if not examinee_ids:
         return
     placeholders = ", ".join(["%s"] * len(examinee_ids))

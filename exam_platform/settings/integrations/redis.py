@@ -24,3 +24,5 @@ ANSWER_CACHE_TTL_SECONDS = env.int("ANSWER_CACHE_TTL_SECONDS", default=300)
 ANSWER_FLUSH_CLAIM_IDLE_MS = env.int("ANSWER_FLUSH_CLAIM_IDLE_MS", default=15_000)
 # An entry the database refuses this many times moves to the reprocess (dead-letter) queue.
 ANSWER_FLUSH_MAX_DELIVERIES = env.int("ANSWER_FLUSH_MAX_DELIVERIES", default=5)
+# Queue entries per flush transaction: larger batches pay the per-statement cost less often.
+ANSWER_FLUSH_BATCH_SIZE = env.int("ANSWER_FLUSH_BATCH_SIZE", default=2000)
