@@ -44,7 +44,8 @@ lint: install
 	$(BIN)/ruff format --check .
 
 # The seed_demo benchmark, then the answer path's scenarios (bench/run.py; BENCH_ARGS scales them,
-# e.g. BENCH_ARGS="--soak-minutes 30"). Each script writes its own section of docs/benchmarks.md.
+# e.g. BENCH_ARGS="--soak-minutes 30"; about 75 minutes with the defaults). Each script writes its own
+# section of docs/benchmarks.md.
 bench: install
 	$(BIN)/python bench/seed_demo.py
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -66,15 +66,17 @@ SEED_MAX_AGE_SECONDS = 22 * 60
 # Functions whose share of the samples the profile tables report (inclusive), and what they are.
 DAPHNE_FRAMES = [
     ("ExamConsumer.receive", "the exam socket's message handling on the event loop"),
-    ("ExamConsumer._context", "context refresh (every save and heartbeat after 2 s)"),
-    ("DatabaseSyncToAsync.thread_handler", "all work in the database_sync_to_async thread"),
-    ("examinee_context_get", "the two queries of the examinee's context"),
-    ("BaseDatabaseWrapper.connect", "opening a PostgreSQL connection"),
-    ("answer_sync_apply_async", "sync service: paper rules + the Lua script"),
+    ("ExamConsumer.handle_answer_sync", "answer.sync: validation, the Lua call, the ack"),
+    ("answer_sync_apply_async", "sync service: paper rules + the Lua script (one Redis round trip)"),
     ("answer_sync_validate", "schema and checksum validation"),
     ("message_parse", "size, depth and JSON parsing"),
-    ("ExamConsumer.handle_heartbeat", "heartbeats"),
-    ("socket_session_heartbeat", "SOCKET_SESSION heartbeat row update"),
+    ("ExamConsumer._context_read", "reading the examinee's context (connect, doorbells, moved epochs)"),
+    ("DatabaseSyncToAsync.thread_handler", "all work on the database threads (exam_platform.db)"),
+    ("examinee_socket_open", "connect: token check and SOCKET_SESSION row"),
+    ("answer_recover", "recover: cache and ANSWER_DATA reads"),
+    ("BaseDatabaseWrapper.connect", "opening a PostgreSQL connection"),
+    ("ExamConsumer.handle_heartbeat", "heartbeats (epoch check in Redis)"),
+    ("socket_sessions_heartbeat", "SOCKET_SESSION heartbeats, written in batches"),
     ("ExamConsumer.answer_committed", "answer.committed doorbells"),
     ("RedisChannelLayer.receive", "channel layer receive loop"),
     ("WebSocketProtocol.onMessage", "daphne / autobahn frame handling"),
@@ -82,13 +84,13 @@ DAPHNE_FRAMES = [
 FLUSH_FRAMES = [
     ("answer_queue_flush", "the flush (main thread)"),
     ("answer_rows_write", "SQL of ANSWER_DATA, ANSWER_HISTORY, QUESTION_METADATA, SOLVING_STATS"),
+    ("_insert", "  of which the four upserts (unnest of binary arrays)"),
     ("_solving_stats_write", "  of which SOLVING_STATS recount"),
-    ("_ring_committed", "answer.committed doorbells, waited for by the flush"),
-    ("AsyncToSync.__call__", "async_to_sync: a new event loop thread per doorbell"),
-    ("RedisChannelLayer.group_send", "channel-layer group_send (in those loops)"),
-    ("AbstractConnection.connect", "opening a Redis connection (one per loop)"),
-    ("get_lib_version", "redis-py reading its package metadata on each new connection"),
+    ("_submitted_answers_refresh", "  of which ANSWER of already submitted examinees"),
+    ("_acknowledge", "XACK, commit marks and TTLs in one pipeline, then the doorbells"),
+    ("_ring_committed", "answer.committed doorbells (one event loop per batch)"),
     ("_read_new", "XREADGROUP"),
+    ("Connection.wait", "waiting for PostgreSQL (psycopg)"),
     ("queue_fill", "pre-filling the queue (not timed)"),
     ("baseline_time", "the COPY + upsert baseline"),
 ]
@@ -659,7 +661,7 @@ def asgi_usage(servers: dict[str, dict[str, float]]) -> dict[str, float]:
 def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"Comma-separated, of {', '.join(SCENARIOS)}.")
-    parser.add_argument("--sizes", default="200,1000,2000", help="Examinee counts of the steady scenario.")
+    parser.add_argument("--sizes", default="200,1000,2000,5000,10000", help="Examinee counts of the steady scenario.")
     parser.add_argument("--duration", type=float, default=45, help="Measured seconds of each steady run.")
     parser.add_argument("--connect-rate", type=float, default=100, help="Examinees started per second.")
     parser.add_argument("--start-deadline", type=float, default=150,
@@ -668,7 +670,7 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile-seconds", type=int, default=30)
     parser.add_argument("--no-pool-size", type=int, default=1000,
                         help="Also run steady at this size without the connection pool (0: skip).")  # fmt: skip
-    parser.add_argument("--herd", type=int, default=1000, help="Examinees of the exam-start herd.")
+    parser.add_argument("--herd", type=int, default=2000, help="Examinees of the exam-start herd.")
     parser.add_argument("--reconnect-size", type=int, default=1000, help="Examinees connected when daphne is killed.")
     parser.add_argument("--reconnect-seconds", type=float, default=120,
                         help="Measured seconds of the reconnect run (the kill is in it).")  # fmt: skip
