@@ -18,8 +18,6 @@ final submits and saves at a stage deadline, `normal` the routine saves. The log
 as in the seed (monitoring.services.client_logs); the media queue is not built yet.
 """
 
-from plans.services.lifecycle import exam_examinee_channel_name
-
 ANSWER_STREAM_HIGH = "stream:answers:high"
 ANSWER_STREAM_NORMAL = "stream:answers:normal"
 ANSWER_STREAMS = (ANSWER_STREAM_HIGH, ANSWER_STREAM_NORMAL)
@@ -39,4 +37,8 @@ def answer_stream_for(priority: str) -> str:
 
 def examinee_channel_group(examinee_id: str) -> str:
     """The channel-layer group of one examinee's open pages (a doorbell only)."""
+    # Imported here: this module (and answers.redis_scripts) must load without Django's apps
+    # (bench/run.py loads the Lua scripts for redis-benchmark).
+    from plans.services.lifecycle import exam_examinee_channel_name
+
     return exam_examinee_channel_name(examinee_id)
