@@ -492,19 +492,26 @@ class Bench:
             "HSET 300 B": ["HSET", "exam:B:test:B-P1:user:__rand_int__", "a:Q1", value],
             "XADD 300 B": ["XADD", "stream:bench", "MAXLEN", "~", "100000", "*", "m", value],
             "EVALSHA answer.sync script (1 change)": [
+                # The arguments of answers.services.sync.answer_sync_prepare: 4 keys (sheet, stream,
+                # group and examinee state epochs), then meta, moves, header, count, mode, one change
+                # (question, version, value, entry) and the context's epochs.
                 "EVALSHA",
                 sha,
-                "2",
+                "4",
                 "exam:B:test:B-P1:user:__rand_int__",
                 "stream:bench:answers",
+                "state:epoch:group:B-G1",
+                "state:epoch:examinee:B-E1",
                 meta,
                 "[]",
                 header,
                 "1",
+                "each",
                 "B-P1-Q01",
                 "__rand_int__",
                 "3",
                 entry,
+                "0|0",
             ],
             "HGETALL sheet (recover)": ["HGETALL", "exam:B:test:B-P1:user:__rand_int__"],
         }
