@@ -96,6 +96,20 @@ FLUSH_FRAMES = [
 ]
 
 
+def redis_benchmark_row(output: str) -> dict[str, float]:
+    """The numbers of redis-benchmark's last --csv row. The first column repeats the command, whose
+    JSON arguments redis-benchmark does not escape, so the numbers are read from the line's end."""
+    lines = [line for line in output.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return {}
+    header = next(csv.reader(io.StringIO(lines[0])))[1:]
+    values = [value.strip().strip('"') for value in lines[-1].rsplit(",", len(header))[1:]]
+    try:
+        return {key: float(value) for key, value in zip(header, values, strict=True)}
+    except ValueError:
+        return {}
+
+
 def now_text() -> str:
     return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
 
@@ -525,9 +539,9 @@ class Bench:
                          "-P", str(pipeline), "--csv", *command],
                         capture_output=True, text=True, timeout=600,
                     ).stdout  # fmt: skip
-                    parsed = list(csv.DictReader(io.StringIO(output)))
-                    if parsed:
-                        rows.append({key: float(value) for key, value in parsed[-1].items() if key != "test"})
+                    row = redis_benchmark_row(output)
+                    if row:
+                        rows.append(row)
                 if rows:
                     rps = [row["rps"] for row in rows]
                     results[f"{label} -P {pipeline}"] = {
