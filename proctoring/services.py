@@ -98,11 +98,6 @@ def socket_session_close(*, socket_id: str, now: datetime | None = None) -> None
     _disconnect_if_last(session.user_type, session.user_id, now)
 
 
-def socket_session_heartbeat(*, socket_id: str, now: datetime | None = None) -> None:
-    """Record one socket's heartbeat (one UPDATE)."""
-    socket_sessions_heartbeat(socket_ids=[socket_id], now=now)
-
-
 def socket_sessions_heartbeat(*, socket_ids: list[str], now: datetime | None = None) -> int:
     """Record the heartbeats of many sockets at once (one UPDATE per 1,000 ids): an ASGI process
     collects its sockets' heartbeats and writes them together (proctoring.heartbeats), so

@@ -90,7 +90,8 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST") or "")
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.int("DATABASE_POOL_MAX_SIZE", default=8):
+DATABASE_POOL_MAX_SIZE = env.int("DATABASE_POOL_MAX_SIZE", default=8)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE:
     # A bounded psycopg pool per process (docs/benchmarks.md): Django's ASGI handler gives every
     # concurrent request its own thread, so without a bound an exam-start herd of sign-ins opens
     # one PostgreSQL connection each and exhausts max_connections; and without reuse every
@@ -99,7 +100,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.int
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
-        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=8),
+        "max_size": DATABASE_POOL_MAX_SIZE,
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=30.0),
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -112,7 +113,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 # Threads of an ASGI process that run its sockets' database calls (exam_platform.db); not more
 # than the pool holds, so that no thread waits for a connection.
-DATABASE_THREADS = env.int("DATABASE_THREADS", default=min(8, env.int("DATABASE_POOL_MAX_SIZE", default=8) or 8))
+DATABASE_THREADS = env.int("DATABASE_THREADS", default=min(8, DATABASE_POOL_MAX_SIZE or 8))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Auth ------------------------------------------------------------------------------------

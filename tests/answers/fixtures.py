@@ -4,6 +4,7 @@ import pytest
 
 from plans.choices import ExamStatus
 from plans.models import ExamineeProgress, Question
+from plans.services.access import examinee_access_codes_issue, examinee_token_issue
 from plans.services.lifecycle import examinee_exam_begin, plan_start
 from tests.plans.factories import QuestionFactory
 
@@ -24,3 +25,11 @@ def open_exam(plan, stage, group, examinee):
 @pytest.fixture
 def questions(open_exam):
     return list(Question.objects.filter(paper_id=open_exam.test_code_id).order_by("question_no"))
+
+
+@pytest.fixture
+def token(examinee):
+    """The examinee's sign-in token (an access code issued first), as the exam socket takes it."""
+    examinee_access_codes_issue(examinee_ids=[examinee.pk])
+    examinee.refresh_from_db()
+    return examinee_token_issue(examinee=examinee)

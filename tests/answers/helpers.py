@@ -4,6 +4,21 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
+from channels.testing import WebsocketCommunicator
+
+# A browser's headers: the socket's origin check allows this host.
+ORIGIN = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
+
+
+async def exam_socket_connect(token: str) -> WebsocketCommunicator:
+    """An accepted `/ws/exam/` socket on the real ASGI application, signed in with `token`."""
+    from exam_platform.asgi import application
+
+    communicator = WebsocketCommunicator(application, f"/ws/exam/?token={token}", headers=ORIGIN)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
 
 def checksum(answers: dict) -> str:
     canonical = json.dumps(answers, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

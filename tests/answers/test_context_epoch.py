@@ -4,15 +4,12 @@ save's Lua call) makes sure no save is judged on an old state, even when the doo
 import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from answers.selectors import examinee_context_get
 from answers.services.protocol import answer_sync_validate
 from answers.services.sync import ContextOutdated, answer_sync_apply_async
-from exam_platform.asgi import application
 from monitoring.messages import Msg
-from plans.services.access import examinee_access_codes_issue, examinee_token_issue
 from plans.services.lifecycle import (
     exam_examinee_epoch_key,
     exam_group_channel_name,
@@ -21,18 +18,9 @@ from plans.services.lifecycle import (
     group_pause,
     group_resume,
 )
-from tests.answers.helpers import stored_answer_state, sync_message
+from tests.answers.helpers import exam_socket_connect, stored_answer_state, sync_message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-ORIGIN = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
-
-
-@pytest.fixture
-def token(examinee):
-    examinee_access_codes_issue(examinee_ids=[examinee.pk])
-    examinee.refresh_from_db()
-    return examinee_token_issue(examinee=examinee)
 
 
 def _lose_doorbells(redis_conn, group):
@@ -86,8 +74,7 @@ async def test_a_lost_pause_doorbell_still_refuses_the_next_save(
     """The socket misses the pause's doorbell; its next save is refused as paused, nothing is stored,
     and after the resume (doorbell lost too) the same save is accepted."""
     # given
-    communicator = WebsocketCommunicator(application, f"/ws/exam/?token={token}", headers=ORIGIN)
-    assert (await communicator.connect())[0]
+    communicator = await exam_socket_connect(token)
     await communicator.send_json_to({"type": "heartbeat", "seq": 1})
     assert (await communicator.receive_json_from(timeout=5))["paused"] is False
     _lose_doorbells(redis_conn, group)
@@ -110,8 +97,7 @@ async def test_a_lost_pause_doorbell_still_refuses_the_next_save(
 async def test_a_heartbeat_after_a_lost_doorbell_reports_the_new_state(redis_conn, examinee, open_exam, group, token):
     """The page learns a pause it missed from its next heartbeat."""
     # given
-    communicator = WebsocketCommunicator(application, f"/ws/exam/?token={token}", headers=ORIGIN)
-    assert (await communicator.connect())[0]
+    communicator = await exam_socket_connect(token)
     _lose_doorbells(redis_conn, group)
     # when
     await database_sync_to_async(group_pause)(group=group, actor="test")

@@ -8,33 +8,16 @@ from channels.testing import WebsocketCommunicator
 from answers.services.flush import answer_queue_ensure, answer_queue_flush
 from exam_platform.asgi import application
 from monitoring.messages import Msg
-from plans.services.access import examinee_access_codes_issue, examinee_token_issue
-from tests.answers.helpers import stored_answer_state, sync_message
+from tests.answers.helpers import ORIGIN, exam_socket_connect, stored_answer_state, sync_message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-
-ORIGIN = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
-
-
-@pytest.fixture
-def token(examinee):
-    examinee_access_codes_issue(examinee_ids=[examinee.pk])
-    examinee.refresh_from_db()
-    return examinee_token_issue(examinee=examinee)
-
-
-async def _connect(token):
-    communicator = WebsocketCommunicator(application, f"/ws/exam/?token={token}", headers=ORIGIN)
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
 
 
 async def test_sync_is_acknowledged_then_committed(redis_conn, examinee, open_exam, questions, token):
     """answer.sync gets answer.ack once in Redis, then answer.committed after the flush."""
     # given
     answer_queue_ensure(redis_conn)
-    communicator = await _connect(token)
+    communicator = await exam_socket_connect(token)
     q1 = questions[0].pk
     # when
     await communicator.send_json_to(sync_message(examinee=examinee, test_code=open_exam.test_code_id,
@@ -69,7 +52,7 @@ async def test_sync_is_acknowledged_then_committed(redis_conn, examinee, open_ex
 async def test_bad_frames_get_a_coded_error_and_the_socket_stays(redis_conn, examinee, open_exam, token, frame, code):
     """Every bad frame is answered with its code; the next heartbeat is still answered; nothing is stored."""
     # given
-    communicator = await _connect(token)
+    communicator = await exam_socket_connect(token)
     # when
     await communicator.send_input({"type": "websocket.receive", "text": frame})
     reply = await communicator.receive_json_from(timeout=5)
@@ -84,7 +67,7 @@ async def test_bad_frames_get_a_coded_error_and_the_socket_stays(redis_conn, exa
 
 async def test_binary_frame_gets_a_coded_error(redis_conn, examinee, open_exam, token):
     """A binary frame is refused with VAL-012, not a silent close."""
-    communicator = await _connect(token)
+    communicator = await exam_socket_connect(token)
     await communicator.send_to(bytes_data=b"\x00\x01")
     reply = await communicator.receive_json_from(timeout=5)
     assert reply["code"] == Msg.VALIDATION_BINARY_FRAME.code
@@ -94,7 +77,7 @@ async def test_binary_frame_gets_a_coded_error(redis_conn, examinee, open_exam, 
 async def test_bad_checksum_stores_nothing(redis_conn, examinee, open_exam, questions, token):
     """A checksum mismatch rejects the whole message with VAL-003 and leaves Redis empty."""
     # given
-    communicator = await _connect(token)
+    communicator = await exam_socket_connect(token)
     message = sync_message(examinee=examinee, test_code=open_exam.test_code_id, changes={questions[0].pk: ("1", 1)})
     message["checksum"] = "0" * 64
     # when
@@ -108,7 +91,7 @@ async def test_bad_checksum_stores_nothing(redis_conn, examinee, open_exam, ques
 
 async def test_nul_and_lone_surrogate_are_refused_before_the_ack(redis_conn, examinee, open_exam, questions, token):
     """Text PostgreSQL cannot store is refused with VAL-010, so it is never acknowledged."""
-    communicator = await _connect(token)
+    communicator = await exam_socket_connect(token)
     for bad in ("a\u0000b", "\ud800"):
         message = sync_message(examinee=examinee, test_code=open_exam.test_code_id, changes={"SA1": ("ok", 1)})
         message["answers"]["SA1"]["value"] = bad
@@ -139,7 +122,7 @@ async def test_errors_come_in_the_pages_language(redis_conn, examinee, open_exam
     await english.send_to(text_data="{")
     english_reply = await english.receive_json_from(timeout=5)
     await english.disconnect()
-    korean = await _connect(token)
+    korean = await exam_socket_connect(token)
     await korean.send_to(text_data="{")
     korean_reply = await korean.receive_json_from(timeout=5)
     await korean.disconnect()
@@ -153,7 +136,7 @@ async def test_an_idle_socket_outlives_the_channel_layers_blocking_read(redis_co
     # given
     import asyncio
 
-    communicator = await _connect(token)
+    communicator = await exam_socket_connect(token)
     # when
     await asyncio.sleep(7)
     await communicator.send_json_to({"type": "heartbeat", "seq": 1})

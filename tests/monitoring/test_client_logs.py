@@ -10,9 +10,9 @@ from exam_platform.asgi import application
 from monitoring.messages import Msg
 from monitoring.services.client_logs import LOG_STREAM, client_logs_flush
 from plans.services.access import examinee_access_codes_issue, examinee_token_issue
+from tests.answers.helpers import ORIGIN
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
-ORIGIN = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
 
 
 @pytest.fixture
