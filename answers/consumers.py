@@ -171,9 +171,8 @@ class ExamConsumer(AsyncWebsocketConsumer):
         context = await self._context()
         if context.write_refusal(now=timezone.now()) is not None or sync.test_code != context.test_code:
             # Refused on the state in memory (paused, closed, another paper): refused only if that
-            # state is still the group's current one (the Lua epoch check never runs for a refusal).
-            if await self._epoch() != context.epoch:
-                context = await self._context(max_age=0.0)
+            # state is still the current one (the Lua epoch check never runs for a refusal).
+            context = await self._context_current()
         try:
             result = await answer_sync_apply_async(context=context, message=sync, now=timezone.now())
         except ContextOutdated:
@@ -193,10 +192,8 @@ class ExamConsumer(AsyncWebsocketConsumer):
 
     async def handle_heartbeat(self, message: dict[str, Any]) -> dict[str, Any]:
         heartbeat_batch().mark(self.socket_id)
-        context = await self._context()
-        if await self._epoch() != context.epoch:
-            # A doorbell was lost (the page also learns the new state from this reply).
-            context = await self._context(max_age=0.0)
+        # A lost doorbell shows here as a moved epoch; the page learns the new state from this reply.
+        context = await self._context_current()
         now = timezone.now()
         return {
             "type": "heartbeat.ack",
@@ -237,12 +234,9 @@ class ExamConsumer(AsyncWebsocketConsumer):
         await self._exam_event(event)
 
     async def _exam_event(self, event: dict[str, Any]) -> None:
-        context = self.context
-        epoch = await self._epoch()
-        if context is None or epoch == EPOCH_UNKNOWN or epoch != context.epoch:
-            # (The epoch is raised before the ring: an equal one means the context in memory was
-            # read after the change, e.g. the exam's begin rung by this socket's own connect.)
-            context = await self._context(max_age=0.0)
+        # The epoch is raised before the ring: an unmoved one means the context in memory was read
+        # after the change (e.g. the exam's begin rung by this socket's own connect).
+        context = await self._context_current()
         now = timezone.now()
         await self._send(
             {
@@ -286,6 +280,16 @@ class ExamConsumer(AsyncWebsocketConsumer):
             epoch = EPOCH_UNKNOWN
         context.epoch = epoch
         return context
+
+    async def _context_current(self) -> ExamineeContext:
+        """The context in memory if no state epoch moved since it was read (one Redis MGET), else
+        read again: the one rule for "is this context still the examinee's state"."""
+        context = self.context
+        if context is not None and time.monotonic() - context.loaded_at < CONTEXT_SAFETY_SECONDS:
+            epoch = await self._epoch()
+            if epoch != EPOCH_UNKNOWN and epoch == context.epoch:
+                return context
+        return await self._context(max_age=0.0)
 
     async def _context(self, *, max_age: float = CONTEXT_SAFETY_SECONDS) -> ExamineeContext:
         context = self.context
