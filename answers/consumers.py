@@ -2,9 +2,9 @@
 
 Thin: every frame is parsed by answers.services.protocol, and each message type calls one
 service. Every message gets exactly one reply; bad input gets a coded `error` and the socket
-stays open (../shared/RELIABILITY.md, finding 9). The channel layer only rings doorbells
-(`answer.committed`, exam state); the durable state is in Redis and the database, and a
-reconnecting page runs `recover`.
+stays open (../shared/RELIABILITY.md, finding 9). Doorbells only ring: exam state over the
+channel layer, `answer.committed` over exam_platform.fanout (one PUBLISH per flush batch); the
+durable state is in Redis and the database, and a reconnecting page runs `recover`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from django.http import HttpRequest
 from django.utils import timezone, translation
 
 from exam_platform.db import db_async
+from exam_platform.fanout import fanout
 from exam_platform.redis import redis_async_client
 from monitoring.messages import CodedError, Msg
 from monitoring.services.client_logs import LogOwner, client_log_enqueue
@@ -33,7 +34,7 @@ from proctoring.heartbeats import heartbeat_batch
 from proctoring.models import SocketSession
 from proctoring.services import ClientInfo, socket_session_close
 
-from .keys import examinee_channel_group
+from .keys import answer_committed_channel, examinee_channel_group
 from .selectors import ExamineeContext, examinee_context_get
 from .services.protocol import answer_sync_validate, message_parse
 from .services.recovery import answer_recover
@@ -93,6 +94,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
             self.groups = [examinee_channel_group(self.examinee_id), exam_group_channel_name(examinee.group_id)]
             for group in self.groups:
                 await self.channel_layer.group_add(group, self.channel_name)
+            await fanout(answer_committed_channel()).join(self.examinee_id, self._committed)
             self.context = await self._context_read()
         except CodedError as error:
             with translation.override(self.language):
@@ -104,6 +106,8 @@ class ExamConsumer(AsyncWebsocketConsumer):
         self.refused_in_row = 0
 
     async def disconnect(self, code: int) -> None:
+        if self.examinee_id:
+            fanout(answer_committed_channel()).leave(self.examinee_id, self._committed)
         for group in getattr(self, "groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
         if self.socket_id:
@@ -219,9 +223,14 @@ class ExamConsumer(AsyncWebsocketConsumer):
         context = await self._context(max_age=CONTEXT_FRESH_SECONDS)
         return await db_async(answer_sheet_submit)(context=context, now=timezone.now())
 
+    async def _committed(self, versions: dict[str, int]) -> None:
+        """Doorbell from the flush (one PUBLISH per batch, exam_platform.fanout): these versions are
+        in the database."""
+        await self._send({"type": "answer.committed", "versions": versions})
+
     async def answer_committed(self, event: dict[str, Any]) -> None:
-        """Doorbell from the flush: these versions are in the database."""
-        await self._send({"type": "answer.committed", "versions": event["versions"]})
+        """The same doorbell over the channel layer, as a worker of the previous release rings it."""
+        await self._committed(event["versions"])
 
     async def exam_state(self, event: dict[str, Any]) -> None:
         """Doorbell from the lifecycle (pause, resume, start, completion): reload the context, tell the page."""

@@ -35,6 +35,14 @@ def answer_stream_for(priority: str) -> str:
     return ANSWER_STREAM_HIGH if priority == "high" else ANSWER_STREAM_NORMAL
 
 
+def answer_committed_channel() -> str:
+    """The pub/sub channel of the flush's `answer.committed` doorbells, one message per batch
+    (exam_platform.fanout); named per Redis database, as pub/sub is server-wide."""
+    from exam_platform.redis import redis_database_number
+
+    return f"answer:committed:db{redis_database_number()}"
+
+
 def examinee_channel_group(examinee_id: str) -> str:
     """The channel-layer group of one examinee's open pages (a doorbell only)."""
     # Imported here: this module (and answers.redis_scripts) must load without Django's apps

@@ -77,7 +77,7 @@ DAPHNE_FRAMES = [
     ("BaseDatabaseWrapper.connect", "opening a PostgreSQL connection"),
     ("ExamConsumer.handle_heartbeat", "heartbeats (epoch check in Redis)"),
     ("socket_sessions_heartbeat", "SOCKET_SESSION heartbeats, written in batches"),
-    ("ExamConsumer.answer_committed", "answer.committed doorbells"),
+    ("Fanout.deliver", "answer.committed doorbells (one PUBLISH per batch, fanned out here)"),
     ("RedisChannelLayer.receive", "channel layer receive loop"),
     ("WebSocketProtocol.onMessage", "daphne / autobahn frame handling"),
 ]
@@ -88,7 +88,7 @@ FLUSH_FRAMES = [
     ("_solving_stats_write", "  of which SOLVING_STATS recount"),
     ("_submitted_answers_refresh", "  of which ANSWER of already submitted examinees"),
     ("_acknowledge", "XACK, commit marks and TTLs in one pipeline, then the doorbells"),
-    ("_ring_committed", "answer.committed doorbells (one event loop per batch)"),
+    ("_ring_committed", "answer.committed doorbells (one PUBLISH per batch)"),
     ("_read_new", "XREADGROUP"),
     ("Connection.wait", "waiting for PostgreSQL (psycopg)"),
     ("queue_fill", "pre-filling the queue (not timed)"),
@@ -330,11 +330,13 @@ class Bench:
         size = self.options.herd
         self.seed(size, seconds_needed=600)
         self.services_start()
+        self.profile_start(f"herd-{size}")
         report = self.loadgen(
             f"herd-{size}", examinees=size, duration=20,
             args=["--herd", "--warmup", "0", "--connect-concurrency", str(size), "--open-timeout", "120",
                   "--attempts", "8"],
         )  # fmt: skip
+        self.profile_wait()
         lean = self.lean(report)
         lean["ready_times"] = sorted(report.get("ready_times", []))
         self.results["scenarios"]["herd"] = lean

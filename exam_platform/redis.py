@@ -40,7 +40,8 @@ def _sentinel_hosts() -> list[tuple[str, int]]:
     return hosts
 
 
-def _database_number() -> int:
+def redis_database_number() -> int:
+    """The answer Redis's database number (pub/sub channels are server-wide: their names carry it)."""
     path = urlparse(settings.REDIS_URL).path.strip("/")
     return int(path) if path.isdigit() else 0
 
@@ -50,7 +51,7 @@ def redis_client() -> redis.Redis:
     """The process-wide synchronous client of the answer Redis."""
     if settings.REDIS_SENTINELS:
         sentinel = redis.sentinel.Sentinel(_sentinel_hosts(), **_options())
-        return sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=_database_number(), **_options())
+        return sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=redis_database_number(), **_options())
     pool = redis.BlockingConnectionPool.from_url(
         settings.REDIS_URL,
         max_connections=settings.REDIS_MAX_CONNECTIONS,
@@ -70,7 +71,7 @@ def redis_async_client() -> redis.asyncio.Redis:
     if client is None:
         if settings.REDIS_SENTINELS:
             sentinel = AsyncSentinel(_sentinel_hosts(), **_options())
-            client = sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=_database_number(), **_options())
+            client = sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=redis_database_number(), **_options())
         else:
             pool = redis.asyncio.BlockingConnectionPool.from_url(
                 settings.REDIS_URL,
@@ -83,11 +84,25 @@ def redis_async_client() -> redis.asyncio.Redis:
     return client
 
 
+def redis_pubsub_client(name: str) -> redis.asyncio.Redis:
+    """A new asyncio client of the answer Redis for one long-lived subscription (exam_platform.fanout).
+
+    Its own connection, outside the bounded pool, with no read timeout: the subscriber waits in
+    get_message(timeout=...) and the health check pings an idle connection. `name` shows in
+    CLIENT LIST.
+    """
+    options = {**_options(), "socket_timeout": None, "client_name": name}
+    if settings.REDIS_SENTINELS:
+        sentinel = AsyncSentinel(_sentinel_hosts(), **options)
+        return sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=redis_database_number(), **options)
+    return redis.asyncio.Redis.from_url(settings.REDIS_URL, **options)
+
+
 def redis_replica_client() -> redis.Redis | None:
     """A client of the read replica: REDIS_REPLICA_URL, or a Sentinel replica; None when there is none."""
     if settings.REDIS_REPLICA_URL:
         return redis.Redis.from_url(settings.REDIS_REPLICA_URL, **_options())
     if settings.REDIS_SENTINELS:
         sentinel = redis.sentinel.Sentinel(_sentinel_hosts(), **_options())
-        return sentinel.slave_for(settings.REDIS_SENTINEL_MASTER, db=_database_number(), **_options())
+        return sentinel.slave_for(settings.REDIS_SENTINEL_MASTER, db=redis_database_number(), **_options())
     return None

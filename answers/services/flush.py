@@ -9,7 +9,8 @@ a lost or repeated task costs latency, never data. One flush:
    ANSWER_HISTORY insert that ignores a version it already has (so a redelivery adds no row),
    QUESTION_METADATA (monotonic counters) and SOLVING_STATS (recomputed for the examinees);
 3. only after the commit: XACK, marks the committed versions in the cache (which then may
-   expire), and rings each examinee's doorbell with `answer.committed`.
+   expire), and rings `answer.committed` for the batch's examinees with one PUBLISH
+   (exam_platform.fanout).
 
 A batch that the database refuses for its data is retried entry by entry; an entry that fails
 ANSWER_FLUSH_MAX_DELIVERIES times moves to the reprocess (dead-letter) stream and table, with an operator
@@ -36,13 +37,13 @@ from django.db.utils import DataError, InterfaceError, OperationalError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from exam_platform.doorbells import doorbells_ring
+from exam_platform.fanout import fanout_publish
 from exam_platform.redis import redis_client
 from monitoring.messages import Msg
 from plans.choices import ExamStatus
 from plans.models import ExamineeProgress
 
-from ..keys import ANSWER_DEAD_LETTER_STREAM, ANSWER_STREAMS, FLUSH_GROUP, examinee_channel_group
+from ..keys import ANSWER_DEAD_LETTER_STREAM, ANSWER_STREAMS, FLUSH_GROUP, answer_committed_channel
 from ..models import AnswerDeadLetter
 from ..redis_scripts import COMMIT_MARK, script
 from ..selectors import paper_get, plan_question_total
@@ -254,15 +255,13 @@ def _acknowledge(client: redis.Redis, entries: list[QueueEntry], result: FlushRe
     result.committed += len(entries)
     for examinee_id, versions in by_examinee.items():
         result.committed_versions.setdefault(examinee_id, {}).update(versions)
-    _ring_committed(by_examinee)
+    _ring_committed(client, by_examinee)
 
 
-def _ring_committed(by_examinee: dict[str, dict[str, int]]) -> None:
-    """Doorbell: tell open pages what is now in the database (they can also learn it from `recover`)."""
-    doorbells_ring(
-        (examinee_channel_group(examinee_id), {"type": "answer.committed", "versions": versions})
-        for examinee_id, versions in by_examinee.items()
-    )
+def _ring_committed(client: redis.Redis, by_examinee: dict[str, dict[str, int]]) -> None:
+    """Doorbell: tell open pages what is now in the database (they can also learn it from `recover`):
+    one PUBLISH for the whole batch, which each ASGI process hands to its own examinees' sockets."""
+    fanout_publish(answer_committed_channel(), by_examinee, client=client)
 
 
 def _dead_letter(client: redis.Redis, entry: QueueEntry, *, error: str) -> None:
