@@ -43,14 +43,16 @@ async def _published(pubsub, seconds: float = 2.0) -> list[dict]:
     return batches
 
 
-async def test_one_publish_per_batch_and_each_socket_hears_only_its_own(redis_conn, examinee_pair, open_exam, questions):
+async def test_one_publish_per_batch_and_each_socket_hears_only_its_own(redis_conn, examinee_pair, open_exam,
+                                                                         questions):  # fmt: skip
     # given: both examinees connected in this process, one change each queued
     answer_queue_ensure(redis_conn)
     first, second = examinee_pair
     sockets = [await exam_socket_connect(token) for token in await _tokens(examinee_pair)]
     q1, q2 = questions[0].pk, questions[1].pk
-    await sockets[0].send_json_to(sync_message(examinee=first, test_code=open_exam.test_code_id, changes={q1: ("1", 1)}))
-    await sockets[1].send_json_to(sync_message(examinee=second, test_code=open_exam.test_code_id, changes={q2: ("2", 3)}))
+    paper = open_exam.test_code_id
+    await sockets[0].send_json_to(sync_message(examinee=first, test_code=paper, changes={q1: ("1", 1)}))
+    await sockets[1].send_json_to(sync_message(examinee=second, test_code=paper, changes={q2: ("2", 3)}))
     acks = [await socket.receive_json_from(timeout=5) for socket in sockets]
     listener = redis_conn.pubsub()
     listener.subscribe(answer_committed_channel())
