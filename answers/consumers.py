@@ -9,6 +9,7 @@ durable state is in Redis and the database, and a reconnecting page runs `recove
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -25,7 +26,7 @@ from django.utils import timezone, translation
 
 from exam_platform.db import db_async
 from exam_platform.fanout import fanout
-from exam_platform.redis import redis_async_client
+from exam_platform.redis import redis_async_client, redis_client
 from monitoring.messages import CodedError, Msg
 from monitoring.services.client_logs import LogOwner, client_log_enqueue
 from plans.models import Examinee
@@ -63,6 +64,12 @@ RATE_BURST = 60.0
 FLOOD_CLOSE_AFTER = 200
 
 
+def _epoch_format(values: list[bytes | None]) -> str:
+    """The (group, examinee) epochs as SYNC_APPLY compares them: "<group>|<examinee>"."""
+    group, examinee = values
+    return f"{(group or b'0').decode()}|{(examinee or b'0').decode()}"
+
+
 class ExamConsumer(AsyncWebsocketConsumer):
     """One examinee page's socket."""
 
@@ -86,16 +93,18 @@ class ExamConsumer(AsyncWebsocketConsumer):
         await self.accept()
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
         try:
-            examinee, socket = await db_async(self._socket_open)(token, self._client_info())
+            # One trip to a database thread: the token, the socket's row, the state epochs, then
+            # the context. The doorbells are joined after: a change in between shows as a moved
+            # epoch at the next save or heartbeat, so no state is missed, only a ring.
+            examinee, socket, self.context = await db_async(self._socket_open)(token, self._client_info())
             self.examinee_id = examinee.examinee_id
             self.group_id = examinee.group_id
             self.socket_id = socket.socket_id
-            # Subscribe first, then read the state: a pause rung in between is not missed.
             self.groups = [examinee_channel_group(self.examinee_id), exam_group_channel_name(examinee.group_id)]
-            for group in self.groups:
-                await self.channel_layer.group_add(group, self.channel_name)
-            await fanout(answer_committed_channel()).join(self.examinee_id, self._committed)
-            self.context = await self._context_read()
+            await asyncio.gather(
+                *(self.channel_layer.group_add(group, self.channel_name) for group in self.groups),
+                fanout(answer_committed_channel()).join(self.examinee_id, self._committed),
+            )
         except CodedError as error:
             with translation.override(self.language):
                 await self._send(error.as_reply())
@@ -114,13 +123,23 @@ class ExamConsumer(AsyncWebsocketConsumer):
             heartbeat_batch().forget(self.socket_id)
             await db_async(socket_session_close)(socket_id=self.socket_id)
 
-    def _socket_open(self, token: str, info: ClientInfo) -> tuple[Examinee, SocketSession]:
+    def _socket_open(self, token: str, info: ClientInfo) -> tuple[Examinee, SocketSession, ExamineeContext]:
         """In the database thread: the page's token (from the URL, else its session, read lazily
-        here because loading a session is a query) and the recorded socket."""
+        here because loading a session is a query), the recorded socket, and the context read
+        after the state epochs (as _context_read does)."""
         if not token:
             session = self.scope.get("session")
             token = session.get("examinee_token", "") if session is not None else ""
-        return examinee_socket_open(token=token, info=info)
+        examinee, socket = examinee_socket_open(token=token, info=info)
+        try:
+            epoch = _epoch_format(
+                redis_client().mget(exam_group_epoch_key(examinee.group_id), exam_examinee_epoch_key(examinee.pk))
+            )
+        except redis.RedisError:
+            epoch = EPOCH_UNKNOWN
+        context = examinee_context_get(examinee_id=examinee.examinee_id)
+        context.epoch = epoch if context.group_id == examinee.group_id else EPOCH_UNKNOWN
+        return examinee, socket, context
 
     def _language(self) -> str:
         """The page's language, as LocaleMiddleware would choose it (language cookie, then Accept-Language)."""
@@ -268,12 +287,12 @@ class ExamConsumer(AsyncWebsocketConsumer):
         """The state epochs of the group and the examinee now, as SYNC_APPLY compares them (one
         Redis MGET); EPOCH_UNKNOWN when Redis does not answer."""
         try:
-            group, examinee = await redis_async_client().mget(
+            values = await redis_async_client().mget(
                 exam_group_epoch_key(self.group_id), exam_examinee_epoch_key(self.examinee_id)
             )
         except redis.RedisError:
             return EPOCH_UNKNOWN
-        return f"{(group or b'0').decode()}|{(examinee or b'0').decode()}"
+        return _epoch_format(values)
 
     async def _context_read(self) -> ExamineeContext:
         """Read the context from the database, the epoch first (a change committed in between then
