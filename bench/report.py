@@ -815,7 +815,11 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
     # Profile -------------------------------------------------------------------------------
     lines += ["### Where the time goes", ""]
     profiles = results.get("profiles") or {}
-    for kind, heading in (("daphne", "daphne during the steady exam"), ("flush", "the flush benchmark process")):
+    for kind, heading in (
+        ("daphne", "daphne during the steady exam"),
+        ("daphne_herd", "daphne during the exam-start herd"),
+        ("flush", "the flush benchmark process"),
+    ):
         profile = profiles.get(kind)
         if not profile or not profile.get("samples"):
             continue
@@ -852,9 +856,12 @@ WHERE_THE_TIME_GOES = [
     "4. **No session-user lookup before accept** (`SessionMiddlewareStack`; the exam socket authenticates",
     "   by token) and one database call at connect (token check + SOCKET_SESSION row).",
     "5. **Heartbeats written in batches** (one UPDATE per process every 15 s) instead of one per socket.",
-    "6. **Doorbells from one event loop per batch** instead of an `async_to_sync` (a new loop and Redis",
-    "   connection) per examinee; and the channel layer's `capacity` raised from 100 to 20,000: the sockets",
-    "   of one process share one Redis list, so a flush ringing 500 examinees dropped most rings.",
+    "6. **`answer.committed` is one Redis PUBLISH per flush batch** ({examinee: versions}), which each ASGI",
+    "   process hands to its own sockets (`exam_platform.fanout`). It was one channel-layer message per",
+    "   examinee, which channels_redis delivers one `BZPOPMIN` round trip at a time on daphne's busy loop: at",
+    "   400 saves/s the rings arrived tens of seconds late. Lifecycle doorbells ring from one event loop per",
+    "   batch, and the channel layer's `capacity` is 20,000 instead of 100 (a process's sockets share one",
+    "   Redis list, so a ring to 500 examinees dropped most).",
     "7. **Bounded, blocking Redis pools** for the answer client and the channel layer (redis-py's default",
     "   refuses the 101st concurrent command: `SYS-001 MaxConnectionsError` under a herd), and a 15 s read",
     "   timeout on the channel layer (redis-py 8's 5 s raced channels_redis's 5 s `BZPOPMIN` and closed idle",
@@ -869,17 +876,18 @@ WHERE_THE_TIME_GOES = [
     "  share two cores; the CPU columns add up to the machine. Above a few thousand examinees the load",
     "  generator alone (thousands of Python sockets) takes a large share, so the figures are a lower bound",
     "  for the server.",
-    "- **Connects are the herd's limit**: each costs a sign-in (HTTP, session row), a SOCKET_SESSION row",
-    "  with the connect transition (locks the examinee's progress row), two channel-layer group joins and",
-    "  a recover (cache + ANSWER_DATA). Reading the examinee and the paper from a cache at sign-in, and",
-    "  writing SOCKET_SESSION rows in batches like the heartbeats, are the next steps.",
-    "- **Commit lag above ~400 saves/s is the doorbells, not the flush.** The queue is drained within about",
-    "  2 s of the load stopping at every size (`flushed_after_s` in the raw results), yet `answer.committed`",
-    "  rings arrive tens of seconds late or expire (the generator's `commit_doorbells_missing`). The flush",
-    "  rings one channel-layer message per examinee per batch, and channels_redis delivers a process's",
-    "  messages with one `BZPOPMIN` round trip each on daphne's busy event loop. Next: one message per ASGI",
-    "  process per batch (the flush sends {examinee: versions}, the process hands them to its sockets), or",
-    "  the committed versions carried on the next ack (the sheet's `c:` fields are already in Redis).",
+    "- **Connects are the herd's limit.** Each examinee costs about twenty PostgreSQL round trips from",
+    "  sign-in to recovered: the sign-in (examinee, session row), the socket (token, SOCKET_SESSION row, the",
+    "  connect transition with the group's and the examinee's progress rows locked and the group's",
+    "  connected count updated, the begin), the context (two queries) and the recover (ANSWER_DATA,",
+    "  QUESTION_METADATA). They queue on the database threads first come, first served, so the herd's",
+    "  examinees are ready at nearly the same moment, at the end (see the plot). The herd profile",
+    "  (`profile-daphne-herd-*`) shows those threads waiting in psycopg for replies while PostgreSQL's CPU",
+    "  stays low: round-trip latency on two shared cores, not PostgreSQL's work, sets the rate. Next: fewer",
+    "  round trips per connect (the connected count kept apart from the connect's transaction, the",
+    "  examinee and paper cached from sign-in, SOCKET_SESSION rows written in batches like the heartbeats).",
+    "- **Commit lag** is the beat's one-second flush ring plus the batch's transaction, then one PUBLISH.",
+    "  Where p99 is above 2 s, `flushed_after_s` in the raw results says whether the queue kept up.",
     "- **The flush does more than the baseline**: four tables with upserts plus the SOLVING_STATS recount,",
     "  against two COPYs; the profile shows it waiting for PostgreSQL most of the time. Keeping",
     "  SOLVING_STATS incrementally and COPY into a staging table are the next steps.",

@@ -330,7 +330,7 @@ class Bench:
         size = self.options.herd
         self.seed(size, seconds_needed=600)
         self.services_start()
-        self.profile_start(f"herd-{size}")
+        self.profile_start(f"herd-{size}", key="daphne_herd")
         report = self.loadgen(
             f"herd-{size}", examinees=size, duration=20,
             args=["--herd", "--warmup", "0", "--connect-concurrency", str(size), "--open-timeout", "120",
@@ -584,14 +584,15 @@ class Bench:
         self.stack.manage("shell", "-c", code, timeout=1200)
 
     # Profiles ------------------------------------------------------------------------------
-    def profile_start(self, name: str) -> None:
+    def profile_start(self, name: str, *, key: str = "daphne") -> None:
+        """py-spy on daphne from now for --profile-seconds; kept under `key` in the results."""
         if self.daphne is None:
             return
         raw = self.work_dir / f"profile-daphne-{name}.txt"
         spy = record_attach(self.daphne.pid, self.options.profile_seconds, raw)
         if spy is not None:
             self._spies = [spy]
-            self.profile_files = {"name": name, "raw": str(raw)}
+            self.profile_files = {"name": name, "raw": str(raw), "key": key}
 
     def profile_wait(self) -> None:
         for spy in getattr(self, "_spies", []):
@@ -601,10 +602,13 @@ class Bench:
                 spy.kill()
         self._spies = []
         if self.profile_files:
-            self.profile_keep("daphne", Path(self.profile_files["raw"]), self.profile_files["name"], DAPHNE_FRAMES)
+            files = self.profile_files
+            self.profile_keep("daphne", Path(files["raw"]), files["name"], DAPHNE_FRAMES, key=files["key"])
             self.profile_files = {}
 
-    def profile_keep(self, kind: str, raw: Path, name: str, frames: list[tuple[str, str]]) -> None:
+    def profile_keep(
+        self, kind: str, raw: Path, name: str, frames: list[tuple[str, str]], *, key: str | None = None
+    ) -> None:
         """Keep the collapsed stacks and a flame graph in docs/bench/, and the share table in the results."""
         if not raw.exists():
             return
@@ -613,7 +617,7 @@ class Bench:
         shutil.copy(raw, PLOTS / f"{stem}.collapsed.txt")
         flamegraph_svg(raw, PLOTS / f"{stem}.svg", f"py-spy: {kind} during {name}")
         summary = shares(raw, frames)
-        self.results.setdefault("profiles", {})[kind] = {
+        self.results.setdefault("profiles", {})[key or kind] = {
             **summary,
             "name": name,
             "svg": f"{stem}.svg",
