@@ -487,9 +487,53 @@ def answer_final_rows_upsert(
     )
 
 
+_SOLVING_STATS_COLUMNS = (
+    "examinee_id, group_id, plan_id, exam_id, user_id, total_questions, answered_questions, total_duration, "
+    "effective_duration, focus_lost_count, page_scrolls, total_clicks"
+)
+
+
+def _solving_stats_conflict(greatest: str) -> str:
+    return (
+        "ON CONFLICT (examinee_id, exam_id) DO UPDATE SET total_questions = EXCLUDED.total_questions, "
+        "answered_questions = EXCLUDED.answered_questions, total_duration = EXCLUDED.total_duration, "
+        "effective_duration = EXCLUDED.effective_duration, page_scrolls = EXCLUDED.page_scrolls, "
+        "total_clicks = EXCLUDED.total_clicks, "
+        f'focus_lost_count = {greatest}("SOLVING_STATS".focus_lost_count, EXCLUDED.focus_lost_count)'
+    )
+
+
+# On PostgreSQL the recount is one statement: the batch's examinees as arrays, their ANSWER_DATA and
+# QUESTION_METADATA aggregated and upserted by the server (no rows back to Python and out again).
+_SOLVING_STATS_SQL = (
+    "WITH u AS (SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], "
+    "%b::bigint[]) AS u(examinee_id, group_id, plan_id, exam_id, user_id, total_questions, focus_lost)), "
+    'a AS (SELECT examinee_id, COUNT(*) AS answered FROM "ANSWER_DATA" '
+    "WHERE examinee_id IN (SELECT examinee_id FROM u) AND answer_value <> '' GROUP BY examinee_id), "
+    "m AS (SELECT examinee_id, SUM(total_duration) AS total, SUM(effective_duration) AS effective, "
+    'SUM(scroll_count) AS scrolls, SUM(click_count) AS clicks FROM "QUESTION_METADATA" '
+    "WHERE examinee_id IN (SELECT examinee_id FROM u) GROUP BY examinee_id) "
+    f'INSERT INTO "SOLVING_STATS" ({_SOLVING_STATS_COLUMNS}) '
+    "SELECT u.examinee_id, u.group_id, u.plan_id, u.exam_id, u.user_id, u.total_questions, "
+    "LEAST(COALESCE(a.answered, 0), u.total_questions), COALESCE(m.total, 0), COALESCE(m.effective, 0), "
+    "u.focus_lost, COALESCE(m.scrolls, 0), COALESCE(m.clicks, 0) "
+    "FROM u LEFT JOIN a ON a.examinee_id = u.examinee_id LEFT JOIN m ON m.examinee_id = u.examinee_id "
+)
+
+
 def _solving_stats_write(examinees: dict[str, tuple], greatest: str) -> None:
     """Recompute SOLVING_STATS of the examinees from their ANSWER_DATA and QUESTION_METADATA rows."""
     if not examinees:
+        return
+    if connection.vendor == "postgresql":
+        columns: list[list[Any]] = [[], [], [], [], [], [], []]
+        for examinee_id, (group_id, plan_id, exam_id, user_id, focus_lost) in examinees.items():
+            row = (examinee_id, group_id, plan_id, exam_id, user_id, plan_question_total(plan_id=plan_id), focus_lost)
+            for column, value in zip(columns, row, strict=True):
+                column.append(value)
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:  # binary arrays, as in _insert
+            cursor.execute(_SOLVING_STATS_SQL + _solving_stats_conflict(greatest), columns)
         return
     ids = list(examinees)
     placeholders = ", ".join(["%s"] * len(ids))
@@ -518,16 +562,11 @@ def _solving_stats_write(examinees: dict[str, tuple], greatest: str) -> None:
         )  # fmt: skip
     _insert(
         'INSERT INTO "SOLVING_STATS"',
-        ["examinee_id", "group_id", "plan_id", "exam_id", "user_id", "total_questions", "answered_questions",
-         "total_duration", "effective_duration", "focus_lost_count", "page_scrolls", "total_clicks"],
+        _SOLVING_STATS_COLUMNS.split(", "),
         rows,
-        "ON CONFLICT (examinee_id, exam_id) DO UPDATE SET total_questions = EXCLUDED.total_questions, "
-        "answered_questions = EXCLUDED.answered_questions, total_duration = EXCLUDED.total_duration, "
-        "effective_duration = EXCLUDED.effective_duration, page_scrolls = EXCLUDED.page_scrolls, "
-        "total_clicks = EXCLUDED.total_clicks, "
-        f'focus_lost_count = {greatest}("SOLVING_STATS".focus_lost_count, EXCLUDED.focus_lost_count)',
+        _solving_stats_conflict(greatest),
         [*_TEXT5, "bigint", "bigint", "bigint", "bigint", "bigint", "bigint", "bigint"],
-    )  # fmt: skip
+    )
 
 
 def answer_queue_trim(client: redis.Redis | None = None) -> int:

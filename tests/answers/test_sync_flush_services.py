@@ -1,6 +1,7 @@
 """The answer path at the service level: sync into Redis, flush into the database, recover."""
 
 import pytest
+from django.db.models import Sum
 from django.utils import timezone
 
 from answers.models import AnswerData, AnswerHistory, QuestionMetadata, SolvingStats
@@ -120,3 +121,31 @@ def test_recover_reads_cache_then_database(redis_conn, examinee, open_exam, ques
     assert (from_db["answers"][q1]["value"], from_db["answers"][q1]["version"]) == ("2", 5)
     assert again["source"] == "cache"
     assert len(from_db["questions"]) == len(questions)
+
+
+def test_solving_stats_are_recounted_from_the_flushed_rows(redis_conn, examinee, open_exam, questions):
+    """SOLVING_STATS after two batches: a cleared answer is not answered, durations, scrolls and clicks
+    are the sums of QUESTION_METADATA, and focus lost keeps its highest count."""
+    # given
+    answer_queue_ensure(redis_conn)
+    q1, q2 = questions[0].pk, questions[1].pk
+    behavior = {"focusTime": 7, "editCount": 1, "keystrokes": 3, "clicks": 4, "scrolls": 2, "visits": 1}
+    context = examinee_context_get(examinee_id=examinee.pk)
+    for seq, changes, focus_lost in ((1, {q1: ("2", 1), q2: ("x", 1)}, 3), (2, {q2: ("", 2)}, 1)):
+        metadata = {"device": {"type": "PC"}, "behavior": {**behavior, "focusLost": focus_lost}}
+        message = sync_message(examinee=examinee, test_code=open_exam.test_code_id, changes=changes, seq=seq,
+                               metadata=metadata)  # fmt: skip
+        answer_sync_apply(context=context, message=answer_sync_validate(message), now=timezone.now())
+        # when
+        answer_queue_flush(consumer="test")
+    # then
+    sums = QuestionMetadata.objects.filter(examinee=examinee).aggregate(
+        total=Sum("total_duration"), effective=Sum("effective_duration"), scrolls=Sum("scroll_count"),
+        clicks=Sum("click_count"),
+    )  # fmt: skip
+    stats = SolvingStats.objects.get(examinee=examinee)
+    assert sums["total"] > 0 and sums["clicks"] > 0
+    assert (
+        stats.total_questions, stats.answered_questions, stats.total_duration, stats.effective_duration,
+        stats.page_scrolls, stats.total_clicks, stats.focus_lost_count,
+    ) == (len(questions), 1, sums["total"], sums["effective"], sums["scrolls"], sums["clicks"], 3)  # fmt: skip
