@@ -215,23 +215,30 @@ def steady_table(runs: list[dict[str, Any]]) -> str:
     return head + "\n" + "\n".join(rows)
 
 
-def soak_growth(soak: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    """Per series: (MiB after the warm-up fifth of the soak, MiB at its end)."""
+def soak_growth(soak: dict[str, Any]) -> dict[str, tuple[float, float, float]]:
+    """Per series: MiB after the warm-up fifth of the soak, at half-time and at its end."""
     timeline = soak.get("timeline") or []
     window = soak.get("window") or []
     if len(timeline) < 3 or len(window) != 2:
         return {}
     begin, end = window
-    warm = begin + (end - begin) / 5
-    after = min(timeline, key=lambda point: abs(point["t"] - warm))
-    last = min(timeline, key=lambda point: abs(point["t"] - end))
+    points = [
+        min(timeline, key=lambda point, at=at: abs(point["t"] - at))
+        for at in (begin + (end - begin) / 5, begin + (end - begin) / 2, end)
+    ]
     growth = {}
     for name in ("daphne", "worker", "redis"):
-        if name in after and name in last:
-            growth[f"{name} RSS"] = (after[name]["rss"] / 2**20, last[name]["rss"] / 2**20)
-    if after.get("redis_used_memory") and last.get("redis_used_memory"):
-        growth["Redis used_memory"] = (after["redis_used_memory"] / 2**20, last["redis_used_memory"] / 2**20)
+        if all(name in point for point in points):
+            growth[f"{name} RSS"] = tuple(point[name]["rss"] / 2**20 for point in points)
+    if all(point.get("redis_used_memory") for point in points):
+        growth["Redis used_memory"] = tuple(point["redis_used_memory"] / 2**20 for point in points)
     return growth
+
+
+def soak_flat(growth: dict[str, tuple[float, float, float]]) -> bool:
+    """Flat: no series grows in the second half by more than 5 % (and 1 MiB) of its half-time value.
+    A bounded cache levels off after warm-up; a leak keeps its slope."""
+    return all(end <= middle * 1.05 + 1 for _begin, middle, end in growth.values())
 
 
 def no_pool_lines(extra: dict[str, Any], steady: list[dict[str, Any]]) -> list[str]:
@@ -612,8 +619,10 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
     growth = soak_growth(soak)
     if growth:
         minutes = (soak.get("window", [0, 0])[1] - soak.get("window", [0, 0])[0]) / 60
-        text = "; ".join(f"{name} {begin:.0f} → {end:.0f} MiB" for name, (begin, end) in growth.items())
-        flat = all(end <= begin * 1.10 + 5 for begin, end in growth.values())
+        text = "; ".join(
+            f"{name} {begin:.0f} → {middle:.0f} → {end:.0f} MiB" for name, (begin, middle, end) in growth.items()
+        )
+        flat = soak_flat(growth)
         verdict = holds(flat) if minutes >= 29 else f"**not shown** (short soak; {'flat' if flat else 'growing'})"
         lines.append(
             f"| Redis and process memory flat over a 30-minute soak after warm-up | {minutes:.0f}-minute soak: {text} "
@@ -806,8 +815,15 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
             "",
         ]
         if growth:
-            lines += ["| series | after the first fifth (MiB) | at the end (MiB) |", "| --- | ---: | ---: |"]
-            lines += [f"| {name} | {begin:.1f} | {end:.1f} |" for name, (begin, end) in growth.items()]
+            lines += [
+                "Flat means no series grows in the second half by more than 5 % (and 1 MiB) of its half-time value.",
+                "",
+                "| series | after the first fifth (MiB) | at half-time (MiB) | at the end (MiB) |",
+                "| --- | ---: | ---: | ---: |",
+            ]
+            lines += [
+                f"| {name} | {begin:.1f} | {middle:.1f} | {end:.1f} |" for name, (begin, middle, end) in growth.items()
+            ]
             lines.append("")
         if "soak_memory" in made:
             lines += [f"![memory over the soak](bench/{made['soak_memory']})", ""]
@@ -890,6 +906,10 @@ WHERE_THE_TIME_GOES = [
     "  (as the heartbeats are), and the examinee and paper kept from sign-in.",
     "- **Commit lag** is the beat's one-second flush ring plus the batch's transaction, then one PUBLISH.",
     "  Where p99 is above 2 s, `flushed_after_s` in the raw results says whether the queue kept up.",
+    "- **Redis's used memory keeps a slope through the soak** while the answer streams stay trimmed and the",
+    "  processes stay flat. A cache bounded by TTL and paper size levels off after warm-up; this does not.",
+    "  What grows per save or per heartbeat is not found yet (the next step: a key-space census by prefix",
+    "  at the start and the end of the soak).",
     "- **The flush does more than the baseline**: four tables with upserts plus the SOLVING_STATS recount,",
     "  against two COPYs; the profile shows it waiting for PostgreSQL most of the time. Keeping",
     "  SOLVING_STATS incrementally and COPY into a staging table are the next steps.",

@@ -1,7 +1,15 @@
 """The report's sections of the reconnect storm, the ASGI servers and the run without the connection pool
 render this run's numbers and ratios; the recovery curve counts each examinee once, after the kill."""
 
-from bench.report import asgi_lines, no_pool_lines, reconnect_lines, recovery_curve, section_text
+from bench.report import (
+    asgi_lines,
+    no_pool_lines,
+    reconnect_lines,
+    recovery_curve,
+    section_text,
+    soak_flat,
+    soak_growth,
+)
 from bench.run import asgi_usage, options_parse
 
 KILL_AT = 1000.0
@@ -169,3 +177,21 @@ def test_asgi_usage_sums_the_server_processes_and_flags_have_defaults():
     assert (options.reconnect_size, options.asgi_size, options.asgi_repeats, options.no_pool_size) == (
         1000, 2000, 1, 1000,
     )  # fmt: skip
+
+
+def _soak(redis_used_mib) -> dict:
+    """A 30-minute soak whose Redis used_memory at minute m is redis_used_mib(m)."""
+    timeline = [
+        {"t": 60.0 * m, "daphne": {"rss": 140 * 2**20}, "redis_used_memory": redis_used_mib(m) * 2**20}
+        for m in range(31)
+    ]
+    return {"timeline": timeline, "window": [0.0, 1800.0]}
+
+
+def test_a_soak_that_levels_off_is_flat_and_a_steady_slope_is_not():
+    # given: a cache that fills for 8 minutes, then holds; and one that grows by 0.15 MiB a minute throughout
+    levelled = soak_growth(_soak(lambda m: 4 + min(m, 8) * 0.5))
+    sloped = soak_growth(_soak(lambda m: 6 + m * 0.15))
+    # when / then
+    assert levelled["Redis used_memory"] == (7.0, 8.0, 8.0)
+    assert (soak_flat(levelled), soak_flat(sloped)) == (True, False)
