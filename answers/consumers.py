@@ -131,15 +131,22 @@ class ExamConsumer(AsyncWebsocketConsumer):
             session = self.scope.get("session")
             token = session.get("examinee_token", "") if session is not None else ""
         examinee, socket = examinee_socket_open(token=token, info=info)
+        return examinee, socket, self._context_load(examinee.examinee_id, examinee.group_id)
+
+    @staticmethod
+    def _context_load(examinee_id: str, group_id: str) -> ExamineeContext:
+        """In the database thread: the state epochs, then the context (a change committed in between
+        shows as a moved epoch at the next save, never as a missed one). The epoch is EPOCH_UNKNOWN
+        when Redis does not answer or the examinee is no longer in `group_id`."""
         try:
             epoch = _epoch_format(
-                redis_client().mget(exam_group_epoch_key(examinee.group_id), exam_examinee_epoch_key(examinee.pk))
+                redis_client().mget(exam_group_epoch_key(group_id), exam_examinee_epoch_key(examinee_id))
             )
         except redis.RedisError:
             epoch = EPOCH_UNKNOWN
-        context = examinee_context_get(examinee_id=examinee.examinee_id)
-        context.epoch = epoch if context.group_id == examinee.group_id else EPOCH_UNKNOWN
-        return examinee, socket, context
+        context = examinee_context_get(examinee_id=examinee_id)
+        context.epoch = epoch if context.group_id == group_id else EPOCH_UNKNOWN
+        return context
 
     def _language(self) -> str:
         """The page's language, as LocaleMiddleware would choose it (language cookie, then Accept-Language)."""
@@ -295,18 +302,15 @@ class ExamConsumer(AsyncWebsocketConsumer):
         return _epoch_format(values)
 
     async def _context_read(self) -> ExamineeContext:
-        """Read the context from the database, the epoch first (a change committed in between then
-        shows as a moved epoch at the next save, never as a missed one)."""
-        epoch = await self._epoch()
-        context = await db_async(examinee_context_get)(examinee_id=self.examinee_id)
+        """Read the context (_context_load) and follow the examinee into another group."""
+        context = await db_async(self._context_load)(self.examinee_id, self.group_id)
         if context.group_id != self.group_id:
-            # Moved to another group by an operator: follow its epoch and doorbell.
+            # Moved to another group by an operator: follow its doorbell (the epoch is unknown, so
+            # the next save reads the context again under the new group's epoch).
             await self.channel_layer.group_discard(exam_group_channel_name(self.group_id), self.channel_name)
             self.group_id = context.group_id
             self.groups = [examinee_channel_group(self.examinee_id), exam_group_channel_name(self.group_id)]
             await self.channel_layer.group_add(self.groups[1], self.channel_name)
-            epoch = EPOCH_UNKNOWN
-        context.epoch = epoch
         return context
 
     async def _context_current(self) -> ExamineeContext:

@@ -56,7 +56,7 @@ class Fanout:
         self.handlers: dict[str, set[Handler]] = {}
         self.task: asyncio.Task | None = None
         self.subscribed = asyncio.Event()
-        self.delivered = 0
+        self.lost = False  # the subscription was live and its connection broke; not yet back
         # As CLIENT LIST shows the subscription (an operator, or a fault test, can find it).
         self.client_name = f"fanout:{channel}:{os.getpid()}"
 
@@ -66,7 +66,11 @@ class Fanout:
         self.handlers.setdefault(key, set()).add(handler)
         if self.task is None or self.task.done():
             self.subscribed.clear()
+            self.lost = False
             self.task = asyncio.get_running_loop().create_task(self._listen())
+        if self.lost:
+            # Resubscribing after a lost connection (Redis restarting): a connect does not wait for it.
+            return False
         try:
             await asyncio.wait_for(self.subscribed.wait(), JOIN_WAIT_SECONDS)
         except TimeoutError:
@@ -100,7 +104,6 @@ class Fanout:
                     logger.warning("doorbell on %s for %s failed", self.channel, key, exc_info=True)
                 else:
                     delivered += 1
-        self.delivered += delivered
         return delivered
 
     async def _listen(self) -> None:
@@ -110,6 +113,7 @@ class Fanout:
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
+                self.lost = False
                 self.subscribed.set()
                 failures = 0
                 while self.handlers:
@@ -118,6 +122,7 @@ class Fanout:
                         await self.deliver(message["data"])
             except (redis.RedisError, OSError):
                 self.subscribed.clear()
+                self.lost = True
                 delay = RESUBSCRIBE_DELAYS[min(failures, len(RESUBSCRIBE_DELAYS) - 1)]
                 failures += 1
                 logger.warning("subscription to %s lost; again in %.1f s", self.channel, delay, exc_info=True)

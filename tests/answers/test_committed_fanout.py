@@ -135,3 +135,21 @@ async def _until(condition, seconds: float = 10.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not reached"
         await asyncio.sleep(0.05)
+
+
+async def test_while_redis_is_away_only_the_first_join_waits(settings, redis_conn):
+    # given: the answer Redis unreachable (a closed port), a first socket joining a new subscription
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    channel = fanout("test:fanout:away")
+    heard = []
+
+    async def handler(payload):
+        heard.append(payload)
+
+    first = await channel.join("a", handler)
+    # when: another socket connects while the subscription keeps retrying
+    second = await asyncio.wait_for(channel.join("b", handler), 1.0)
+    # then: neither is subscribed, and the second connect was not held up (no TimeoutError above)
+    assert (first, second, channel.lost) == (False, False, True)
+    channel.leave("a", handler)
+    channel.leave("b", handler)
