@@ -314,6 +314,14 @@ def _greatest() -> tuple[str, str]:
     return ("GREATEST", "LEAST") if connection.vendor == "postgresql" else ("MAX", "MIN")
 
 
+def _binary_cursor() -> psycopg.Cursor:
+    """A server-side-binding psycopg cursor on Django's connection (so in its transaction), for
+    binary parameters (%b): arrays are dumped by psycopg's C code instead of quoted into the
+    statement in Python by Django's client-side cursor (four times faster, measured)."""
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
 def _insert(sql_head: str, columns: list[str], rows: list[tuple], tail: str, types: list[str]) -> None:
     """INSERT `rows` into `columns` with `tail` (ON CONFLICT ...).
 
@@ -328,11 +336,7 @@ def _insert(sql_head: str, columns: list[str], rows: list[tuple], tail: str, typ
     if connection.vendor == "postgresql":
         arrays = ", ".join(f"%b::{kind}[]" for kind in types)
         sql = f"{sql_head} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) {tail}"
-        connection.ensure_connection()
-        # A server-side-binding psycopg cursor on Django's connection (so in its transaction) with
-        # binary parameters (%b): the arrays are dumped by psycopg's C code instead of quoted into
-        # the statement in Python by Django's client-side cursor (four times faster, measured).
-        with psycopg.Cursor(connection.connection) as cursor:
+        with _binary_cursor() as cursor:
             for start in range(0, len(rows), 5000):
                 cursor.execute(sql, [list(column) for column in zip(*rows[start : start + 5000], strict=True)])
         return
@@ -531,8 +535,7 @@ def _solving_stats_write(examinees: dict[str, tuple], greatest: str) -> None:
             row = (examinee_id, group_id, plan_id, exam_id, user_id, plan_question_total(plan_id=plan_id), focus_lost)
             for column, value in zip(columns, row, strict=True):
                 column.append(value)
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cursor:  # binary arrays, as in _insert
+        with _binary_cursor() as cursor:
             cursor.execute(_SOLVING_STATS_SQL + _solving_stats_conflict(greatest), columns)
         return
     ids = list(examinees)
