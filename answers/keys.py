@@ -10,7 +10,7 @@ that a Lua script can check and move one question's version without decoding the
     c:{quizCode}  the highest version committed to ANSWER_DATA
     meta          JSON {lastSync, status, device}          (metadata; metadata.version is `mv`)
     mv            the sheet's version: how many accepted changes it has seen
-    nav           JSON list of the last navigation moves  (navigation)
+    nav           JSON list of the last NAVIGATION_KEEP navigation moves (navigation)
     st            the sheet's state: empty while open, SUBMITTED once submitted
 
 Streams are the durable answer queue (at-least-once, consumer group FLUSH_GROUP); `high` holds
@@ -23,7 +23,11 @@ ANSWER_STREAM_NORMAL = "stream:answers:normal"
 ANSWER_STREAMS = (ANSWER_STREAM_HIGH, ANSWER_STREAM_NORMAL)
 ANSWER_DEAD_LETTER_STREAM = "stream:answers:dead"
 FLUSH_GROUP = "flushers"
-NAVIGATION_KEEP = 100
+# The sheet's hash keeps only the latest moves: recovery shows where the examinee was, and every
+# move also travels in its save's stream entry. At one move per ~20 s, 100 moves (~10 KB a sheet,
+# ~100 MB of Redis at 10,000 examinees) took half an hour to fill; 20 fill within minutes, so the
+# cache reaches its bound early in an exam (docs/benchmarks.md, soak).
+NAVIGATION_KEEP = 20
 
 
 def answer_cache_key(*, exam_id: str, test_code: str, user_id: str) -> str:

@@ -149,3 +149,25 @@ def test_solving_stats_are_recounted_from_the_flushed_rows(redis_conn, examinee,
         stats.total_questions, stats.answered_questions, stats.total_duration, stats.effective_duration,
         stats.page_scrolls, stats.total_clicks, stats.focus_lost_count,
     ) == (len(questions), 1, sums["total"], sums["effective"], sums["scrolls"], sums["clicks"], 3)  # fmt: skip
+
+
+def test_the_sheet_keeps_only_the_latest_navigation_moves(redis_conn, examinee, open_exam, questions):
+    """The cache's navigation is bounded (NAVIGATION_KEEP): the newest moves stay, in order, the oldest go."""
+    # given
+    from answers.keys import NAVIGATION_KEEP
+
+    answer_queue_ensure(redis_conn)
+    q1 = questions[0].pk
+    moves = [{"from": f"Q{i}", "to": f"Q{i + 1}", "timestamp": timezone.now().isoformat()} for i in range(45)]
+    # when: three saves of 15 moves each
+    for seq in range(3):
+        message = sync_message(
+            examinee=examinee, test_code=open_exam.test_code_id, changes={q1: ("1", seq + 1)}, seq=seq + 1
+        )
+        message["metadata"]["behavior"]["navigation"] = moves[seq * 15 : seq * 15 + 15]
+        context = examinee_context_get(examinee_id=examinee.pk)
+        answer_sync_apply(context=context, message=answer_sync_validate(message), now=timezone.now())
+    recovered = answer_recover(context=examinee_context_get(examinee_id=examinee.pk), now=timezone.now())
+    # then
+    assert 0 < NAVIGATION_KEEP < len(moves)
+    assert [move["from"] for move in recovered["navigation"]] == [move["from"] for move in moves[-NAVIGATION_KEEP:]]
