@@ -35,6 +35,9 @@ JOIN_WAIT_SECONDS = 5.0
 # How long one read of the subscription waits; an idle connection is pinged meanwhile (health check).
 READ_SECONDS = 10.0
 RESUBSCRIBE_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+# A batch rings up to thousands of local sockets, and a handler's send does not yield: after this
+# many handlers the delivery lets the event loop serve the saves waiting for their acks.
+HANDLERS_PER_TURN = 50
 
 
 def fanout_publish(channel: str, payloads: dict[str, Any], *, client: redis.Redis | None = None) -> int:
@@ -95,9 +98,12 @@ class Fanout:
         except ValueError:
             logger.warning("unreadable batch on %s", self.channel)
             return 0
-        delivered = 0
+        delivered = called = 0
         for key, payload in payloads.items():
             for handler in list(self.handlers.get(key, ())):
+                called += 1
+                if called % HANDLERS_PER_TURN == 0:
+                    await asyncio.sleep(0)
                 try:
                     await handler(payload)
                 except Exception:

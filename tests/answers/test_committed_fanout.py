@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 
 from answers.keys import answer_committed_channel
 from answers.services.flush import answer_queue_ensure, answer_queue_flush
-from exam_platform.fanout import fanout
+from exam_platform.fanout import HANDLERS_PER_TURN, fanout
 from tests.answers.helpers import exam_socket_connect, sync_message
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -119,6 +119,35 @@ async def test_a_failing_handler_does_not_keep_the_batch_from_the_others(redis_c
     assert (delivered, heard) == (1, [2])
     channel.leave("a", broken)
     channel.leave("b", working)
+    assert channel.task is None
+
+
+async def test_a_large_batch_lets_the_event_loop_serve_others_while_it_rings(redis_conn):
+    # given: more local sockets than one turn of the loop rings, and a save waiting to be served
+    channel = fanout("test:fanout:turns")
+    order = []
+    handlers = []
+    for number in range(HANDLERS_PER_TURN * 3):
+
+        async def ring(payload, number=number):
+            order.append(number)
+
+        handlers.append(ring)
+        await channel.join(str(number), ring)
+
+    async def save():
+        order.append("save")
+
+    # when
+    waiting = asyncio.get_running_loop().create_task(save())
+    delivered = await channel.deliver(json.dumps({str(number): number for number in range(len(handlers))}))
+    await waiting
+    # then: every ring delivered, and the save served within the batch, not after it
+    assert delivered == len(handlers)
+    assert sorted(n for n in order if n != "save") == list(range(len(handlers)))
+    assert 0 < order.index("save") <= HANDLERS_PER_TURN
+    for number, ring in enumerate(handlers):
+        channel.leave(str(number), ring)
     assert channel.task is None
 
 
