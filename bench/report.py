@@ -808,8 +808,8 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
         minutes = (soak.get("window", [0, 0])[1] - soak.get("window", [0, 0])[0]) / 60
         lines += ["### Soak", ""]
         lines += [
-            f"{fmt(soak.get('examinees'))} examinees for {minutes:.0f} minutes (`--soak-minutes 30` for the issue's"
-            f" soak): {fmt(soak.get('saves_per_second'), 1)} saves/s, ack p99 {fmt(soak.get('ack_p99_ms'), 1)} ms, "
+            f"{fmt(soak.get('examinees'))} examinees for {minutes:.0f} minutes (the issue's soak: 30; `--soak-minutes`"
+            f" sets it): {fmt(soak.get('saves_per_second'), 1)} saves/s, ack p99 {fmt(soak.get('ack_p99_ms'), 1)} ms, "
             f"commit lag p99 {fmt(soak.get('commit_lag_p99_ms'))} ms, errors {errors_text(soak.get('errors'))}, "
             f"lost {fmt(soak.get('lost'))}.",
             "",
@@ -885,6 +885,8 @@ WHERE_THE_TIME_GOES = [
     "8. **Flush SQL as `unnest` of binary arrays** (one statement per table per batch of 2,000) instead of",
     "   200-row VALUES lists that psycopg re-split in Python; the submitted-sheet refresh only for examinees",
     "   who submitted; hiredis for stream replies.",
+    "9. **The fan-out yields to the event loop every 50 rings** of a batch, so saves waiting for their acks",
+    "   are served while a batch rings thousands of sockets.",
     "",
     "Where the gap to the targets remains (read with the tables above):",
     "",
@@ -906,10 +908,12 @@ WHERE_THE_TIME_GOES = [
     "  (as the heartbeats are), and the examinee and paper kept from sign-in.",
     "- **Commit lag** is the beat's one-second flush ring plus the batch's transaction, then one PUBLISH.",
     "  Where p99 is above 2 s, `flushed_after_s` in the raw results says whether the queue kept up.",
-    "- **Redis's used memory keeps a slope through the soak** while the answer streams stay trimmed and the",
-    "  processes stay flat. A cache bounded by TTL and paper size levels off after warm-up; this does not.",
-    "  What grows per save or per heartbeat is not found yet (the next step: a key-space census by prefix",
-    "  at the start and the end of the soak).",
+    "- **Redis's used memory in the soak.** An earlier 30-minute soak found a straight slope of about",
+    "  0.15 MiB a minute. It was each sheet's navigation list (`nav`) filling to its bound of 100 moves:",
+    "  the generator moves on about a quarter of its saves, so 500 sheets × 0.05 moves/s × ~100 bytes is",
+    "  that slope, and 100 moves took the whole half hour. The sheet keeps its last 20 moves now",
+    "  (`answers.keys.NAVIGATION_KEEP`), full after about 6 minutes; the soak table above says whether",
+    "  everything is flat after that.",
     "- **The flush does more than the baseline**: four tables with upserts plus the SOLVING_STATS recount,",
     "  against two COPYs; the profile shows it waiting for PostgreSQL most of the time. Keeping",
     "  SOLVING_STATS incrementally and COPY into a staging table are the next steps.",

@@ -704,18 +704,18 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reconnect-after", type=float, default=15,
                         help="Seconds into the measurement when daphne is killed.")  # fmt: skip
     parser.add_argument("--asgi-size", type=int, default=2000, help="Examinees of each ASGI server design.")
-    parser.add_argument("--asgi-repeats", type=int, default=1,
+    parser.add_argument("--asgi-repeats", type=int, default=3,
                         help="Rounds of the four ASGI designs (medians with the spread when > 1).")  # fmt: skip
     parser.add_argument("--repeats", type=int, default=3, help="Runs of the side-by-side measurements.")
     parser.add_argument("--flush-entries", type=int, default=10000)
     parser.add_argument("--flush-examinees", type=int, default=2000)
     parser.add_argument("--compare-connections", type=int, default=100)
     parser.add_argument("--compare-seconds", type=float, default=20)
-    parser.add_argument("--ramp-start", type=int, default=10)
-    parser.add_argument("--ramp-max", type=int, default=1000)
+    parser.add_argument("--ramp-start", type=int, default=100)
+    parser.add_argument("--ramp-max", type=int, default=3000)
     parser.add_argument("--ramp-step-seconds", type=float, default=20)
     parser.add_argument("--redis-requests", type=int, default=100000)
-    parser.add_argument("--soak-minutes", type=float, default=3, help="30 for the issue's soak.")
+    parser.add_argument("--soak-minutes", type=float, default=30, help="The issue's soak; 3 for a quick run.")
     parser.add_argument("--soak-size", type=int, default=500)
     parser.add_argument("--database-url", default="", help="Use this PostgreSQL server instead of a private one.")
     parser.add_argument("--no-doc", dest="write_doc", action="store_false", help="Do not touch docs/.")

@@ -175,7 +175,7 @@ def test_asgi_usage_sums_the_server_processes_and_flags_have_defaults():
     assert usage == {"asgi_processes_watched": 2, "asgi_cpu_percent": 70.5, "asgi_rss_mib": 230.5}
     assert options.scenarios == ["steady", "herd", "reconnect", "asgi", "flush", "compare", "redis", "soak"]
     assert (options.reconnect_size, options.asgi_size, options.asgi_repeats, options.no_pool_size) == (
-        1000, 2000, 1, 1000,
+        1000, 2000, 3, 1000,
     )  # fmt: skip
 
 
