@@ -327,19 +327,37 @@ class Bench:
             self.results["scenarios"]["steady_no_pool"] = self.lean(report)
 
     def herd(self) -> None:
+        """The exam-start herd on one daphne (profiled), then on daphne × N sharing one port
+        (--herd-processes), each on a fresh seed so that every run begins the same waiting examinees."""
         size = self.options.herd
-        self.seed(size, seconds_needed=600)
-        self.services_start()
-        self.profile_start(f"herd-{size}", key="daphne_herd")
-        report = self.loadgen(
-            f"herd-{size}", examinees=size, duration=20,
-            args=["--herd", "--warmup", "0", "--connect-concurrency", str(size), "--open-timeout", "120",
-                  "--attempts", "8"],
-        )  # fmt: skip
-        self.profile_wait()
-        lean = self.lean(report)
-        lean["ready_times"] = sorted(report.get("ready_times", []))
-        self.results["scenarios"]["herd"] = lean
+        for processes in self.options.herd_processes:
+            self.seeded = 0  # a fresh seed: the previous herd's examinees have begun
+            self.seed(size, seconds_needed=600)
+            name = f"herd-{size}" if processes == 1 else f"herd-{size}-x{processes}"
+            if processes == 1:
+                self.services_start()
+                self.profile_start(name, key="daphne_herd")
+            else:
+                self.services_start(server="daphne", processes=processes)
+            report = self.loadgen(
+                name, examinees=size, duration=20,
+                args=["--herd", "--warmup", "0", "--connect-concurrency", str(size), "--open-timeout", "120",
+                      "--attempts", "8"],
+            )  # fmt: skip
+            if processes == 1:
+                self.profile_wait()
+            lean = self.lean(report)
+            lean["processes"] = processes
+            lean["ready_times"] = sorted(report.get("ready_times", []))
+            servers = lean.get("servers_after_ready") or {}
+            if processes > 1 and servers:
+                usage = asgi_usage(servers)
+                servers["daphne"] = {"cpu_percent": usage["asgi_cpu_percent"], "rss_end_mib": usage["asgi_rss_mib"]}
+            scenarios = self.results["scenarios"]
+            if processes == 1:
+                scenarios["herd"] = lean
+            else:
+                scenarios.setdefault("herd_processes", []).append(lean)
 
     def reconnect(self) -> None:
         """A reconnect storm: daphne SIGKILLed with --reconnect-size examinees connected and saving, a new
@@ -609,13 +627,15 @@ class Bench:
     def profile_keep(
         self, kind: str, raw: Path, name: str, frames: list[tuple[str, str]], *, key: str | None = None
     ) -> None:
-        """Keep the collapsed stacks and a flame graph in docs/bench/, and the share table in the results."""
+        """Keep the collapsed stacks and a flame graph in docs/bench/ (in the work directory with --no-doc),
+        and the share table in the results."""
         if not raw.exists():
             return
-        PLOTS.mkdir(parents=True, exist_ok=True)
+        folder = PLOTS if self.options.write_doc else self.work_dir
+        folder.mkdir(parents=True, exist_ok=True)
         stem = f"profile-{kind}-{name}"
-        shutil.copy(raw, PLOTS / f"{stem}.collapsed.txt")
-        flamegraph_svg(raw, PLOTS / f"{stem}.svg", f"py-spy: {kind} during {name}")
+        shutil.copy(raw, folder / f"{stem}.collapsed.txt")
+        flamegraph_svg(raw, folder / f"{stem}.svg", f"py-spy: {kind} during {name}")
         summary = shares(raw, frames)
         self.results.setdefault("profiles", {})[key or kind] = {
             **summary,
@@ -698,6 +718,8 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-pool-size", type=int, default=1000,
                         help="Also run steady at this size without the connection pool (0: skip).")  # fmt: skip
     parser.add_argument("--herd", type=int, default=2000, help="Examinees of the exam-start herd.")
+    parser.add_argument("--herd-processes", default="1,2",
+                        help="The herd once per number of daphne processes on one port (1 is profiled).")  # fmt: skip
     parser.add_argument("--reconnect-size", type=int, default=1000, help="Examinees connected when daphne is killed.")
     parser.add_argument("--reconnect-seconds", type=float, default=120,
                         help="Measured seconds of the reconnect run (the kill is in it).")  # fmt: skip
@@ -725,6 +747,7 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     options.sizes = [int(size) for size in options.sizes.split(",") if size.strip()]
+    options.herd_processes = [int(count) for count in options.herd_processes.split(",") if count.strip()]
     return options
 
 

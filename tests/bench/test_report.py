@@ -177,6 +177,37 @@ def test_asgi_usage_sums_the_server_processes_and_flags_have_defaults():
     assert (options.reconnect_size, options.asgi_size, options.asgi_repeats, options.no_pool_size) == (
         1000, 2000, 3, 1000,
     )  # fmt: skip
+    assert options.herd_processes == [1, 2]
+
+
+def _herd_run(examinees: int, ready: int, seconds: float, processes: int, errors: dict) -> dict:
+    return {
+        "examinees": examinees, "ready": ready, "ready_seconds": seconds, "ready_p50_s": seconds - 2,
+        "ready_p99_s": seconds - 0.5, "recover_p99_ms": 900.0, "errors_while_starting": errors,
+        "processes": processes, "ready_times": [seconds] * ready,
+        "servers_after_ready": {"daphne": {"cpu_percent": 80.0 * processes}, "postgres": {"cpu_percent": 20.0}},
+    }  # fmt: skip
+
+
+def test_the_herd_shows_each_number_of_processes_and_holds_only_if_one_run_of_10000_does():
+    # given: one daphne misses with errors, two sharing the port get everybody in within the minute
+    def results(examinees: int) -> dict:
+        return {
+            "date": "2026-11-24 09:00 KST", "command": "bench/run.py --scenarios herd", "machine": {"nproc": "2"},
+            "scenarios": {
+                "herd": _herd_run(examinees, examinees - 700, 58.4, 1, {"START-FAILED": 700}),
+                "herd_processes": [_herd_run(examinees, examinees, 34.6, 2, {})],
+            },
+        }  # fmt: skip
+
+    # when
+    small, full = section_text(results(2000), {}), section_text(results(10000), {})
+
+    # then
+    assert "| 1 | 2,000 (1,300 ready) | 58.4 | 56.40 / 57.90 | 900 | START-FAILED ×700 | 80.0 | 20.0 |" in small
+    assert "| 2 | 2,000 (2,000 ready) | 34.6 | 32.60 / 34.10 | 900 | 0 | 160.0 | 20.0 |" in small
+    assert "daphne × 2: 2,000 of 2,000 in 34.6 s, errors 0 | **not shown** (herd of 2,000) |" in small
+    assert "daphne × 2: 10,000 of 10,000 in 34.6 s, errors 0 | **holds** |" in full
 
 
 def _soak(redis_used_mib) -> dict:
