@@ -104,6 +104,8 @@ class Fanout:
                 called += 1
                 if called % HANDLERS_PER_TURN == 0:
                     await asyncio.sleep(0)
+                if handler not in self.handlers.get(key, ()):
+                    continue  # its socket closed while the loop served others
                 try:
                     await handler(payload)
                 except Exception:

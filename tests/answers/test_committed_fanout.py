@@ -151,6 +151,35 @@ async def test_a_large_batch_lets_the_event_loop_serve_others_while_it_rings(red
     assert channel.task is None
 
 
+async def test_a_socket_that_closes_while_a_batch_rings_is_not_rung(redis_conn):
+    # given: the ring after the first turn belongs to a socket that closes during that turn
+    channel = fanout("test:fanout:closing")
+    heard = []
+    handlers = []
+    for number in range(HANDLERS_PER_TURN + 5):
+
+        async def ring(payload, number=number):
+            heard.append(number)
+
+        handlers.append(ring)
+        await channel.join(str(number), ring)
+    closing = HANDLERS_PER_TURN - 1  # the 50th ring, the first after the yield
+
+    async def close():
+        channel.leave(str(closing), handlers[closing])
+
+    # when
+    leaving = asyncio.get_running_loop().create_task(close())
+    delivered = await channel.deliver(json.dumps({str(number): number for number in range(len(handlers))}))
+    await leaving
+    # then
+    assert closing not in heard
+    assert delivered == len(heard) == len(handlers) - 1
+    for number, ring in enumerate(handlers):
+        channel.leave(str(number), ring)
+    assert channel.task is None
+
+
 def _client_ids(redis_conn, name: str) -> list[int]:
     return [client["id"] for client in redis_conn.client_list() if client.get("name") == name]
 
