@@ -171,6 +171,7 @@ def test_pause_blocks_the_sheet_and_resume_opens_it(browser_context, sitting, pl
     sign_in(page, sitting)
     plan = TestPlan.objects.get(pk=sitting.plan_id)
     deadline = ExamineeProgress.objects.get(pk=sitting.examinee_id).stage_deadline
+    expect(page.locator("#countdown")).to_have_attribute("data-seconds", re.compile(r"^\d+$"))  # the clock shown
     running = int(page.locator("#countdown").get_attribute("data-seconds"))
     assert abs(running - math.ceil((deadline - timezone.now()).total_seconds())) <= 2
     # when
@@ -312,6 +313,7 @@ def test_the_countdown_runs_out_and_the_next_stage_brings_its_paper(browser_cont
     page.locator("#login-submit").click()
     expect(page.locator("#exam-app")).to_have_attribute("data-ready", "true")
     expect(page.locator("#exam-stage")).to_contain_text(stage.pk)
+    expect(page.locator("#countdown")).to_have_attribute("data-seconds", re.compile(r"^\d+$"))  # the clock shown
     seconds = int(page.locator("#countdown").get_attribute("data-seconds"))
     # when: the time runs out, then the sweep moves the examinee on
     expect(page.locator("#countdown")).to_have_text("시간 종료", timeout=15_000)
