@@ -8,7 +8,8 @@ bench/loadgen.py processes. Scenarios, each bounded in time (flags scale them):
 
 - steady: N examinees saving every 5 s with heartbeats, for each N of --sizes; py-spy profiles
   daphne during the --profile-size run; then --no-pool-size examinees without the connection pool;
-- herd: --herd examinees sign in, connect and recover at once;
+  then each of --steady-processes-sizes on daphne × --steady-processes sharing one port;
+- herd: --herd examinees sign in, connect and recover at once, on daphne × each of --herd-processes;
 - reconnect: --reconnect-size examinees saving; daphne is SIGKILLed and a new one started on the same
   port; how long until they are all connected and recovered again, and nothing acknowledged is lost;
 - asgi: the same steady load (--asgi-size) against daphne and uvicorn, one process and two sharing
@@ -308,6 +309,20 @@ class Bench:
             self.profile_wait()
             runs.append(self.lean(report))
         self.results["scenarios"]["steady"] = runs
+        # The same load on daphne × N sharing one port (--steady-processes): the lever the herd
+        # profile points to, since each process's ORM and protocol work runs under its own GIL.
+        for processes in options.steady_processes:
+            for size in options.steady_processes_sizes:
+                connect_seconds = size / options.connect_rate + 60
+                self.seed(size, seconds_needed=connect_seconds + options.duration + 60)
+                self.services_start(server="daphne", processes=processes)
+                report = self.loadgen(
+                    f"steady-{size}-x{processes}", examinees=size, duration=options.duration,
+                    args=["--warmup", "10", "--connect-rate", str(options.connect_rate), "--connect-concurrency", "50"],
+                )  # fmt: skip
+                lean = asgi_as_daphne(self.lean(report))
+                lean["processes"] = processes
+                self.results["scenarios"].setdefault("steady_processes", []).append(lean)
         if options.no_pool_size:
             # What the connection pool buys: the same run with Django's psycopg pool off
             # (DATABASE_POOL_MAX_SIZE=0) and no persistent connections, one connection per database call.
@@ -349,10 +364,8 @@ class Bench:
             lean = self.lean(report)
             lean["processes"] = processes
             lean["ready_times"] = sorted(report.get("ready_times", []))
-            servers = lean.get("servers_after_ready") or {}
-            if processes > 1 and servers:
-                usage = asgi_usage(servers)
-                servers["daphne"] = {"cpu_percent": usage["asgi_cpu_percent"], "rss_end_mib": usage["asgi_rss_mib"]}
+            if processes > 1:
+                asgi_as_daphne(lean, key="servers_after_ready")
             scenarios = self.results["scenarios"]
             if processes == 1:
                 scenarios["herd"] = lean
@@ -705,6 +718,20 @@ def asgi_usage(servers: dict[str, dict[str, float]]) -> dict[str, float]:
     }
 
 
+def asgi_as_daphne(lean: dict[str, Any], *, key: str = "servers") -> dict[str, Any]:
+    """A run on several ASGI processes (watched as asgi1, asgi2...) with their sums shown as "daphne":
+    CPU %, RSS and the memory each examinee adds, so that its table row reads like one process's."""
+    servers = lean.get(key) or {}
+    if servers:
+        usage = asgi_usage(servers)
+        servers["daphne"] = {"cpu_percent": usage["asgi_cpu_percent"], "rss_end_mib": usage["asgi_rss_mib"]}
+    per = lean.get("memory_per_examinee_kib") or {}
+    parts = [value for name, value in per.items() if name.startswith("asgi")]
+    if parts:
+        per["daphne"] = round(sum(parts), 1)
+    return lean
+
+
 def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"Comma-separated, of {', '.join(SCENARIOS)}.")
@@ -717,6 +744,10 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile-seconds", type=int, default=30)
     parser.add_argument("--no-pool-size", type=int, default=1000,
                         help="Also run steady at this size without the connection pool (0: skip).")  # fmt: skip
+    parser.add_argument("--steady-processes", default="2",
+                        help="Also run the steady sizes of --steady-processes-sizes on daphne × each of these "
+                             "process counts sharing one port (empty: none).")  # fmt: skip
+    parser.add_argument("--steady-processes-sizes", default="5000,10000")
     parser.add_argument("--herd", type=int, default=2000, help="Examinees of the exam-start herd.")
     parser.add_argument("--herd-processes", default="1,2",
                         help="The herd once per number of daphne processes on one port (1 is profiled).")  # fmt: skip
@@ -748,6 +779,10 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
     options.sizes = [int(size) for size in options.sizes.split(",") if size.strip()]
     options.herd_processes = [int(count) for count in options.herd_processes.split(",") if count.strip()]
+    options.steady_processes = [int(count) for count in options.steady_processes.split(",") if count.strip()]
+    options.steady_processes_sizes = [
+        int(count) for count in options.steady_processes_sizes.split(",") if count.strip()
+    ]
     return options
 
 

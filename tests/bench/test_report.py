@@ -10,7 +10,7 @@ from bench.report import (
     soak_flat,
     soak_growth,
 )
-from bench.run import asgi_usage, options_parse
+from bench.run import asgi_as_daphne, asgi_usage, options_parse
 
 KILL_AT = 1000.0
 
@@ -178,6 +178,7 @@ def test_asgi_usage_sums_the_server_processes_and_flags_have_defaults():
         1000, 2000, 3, 1000,
     )  # fmt: skip
     assert options.herd_processes == [1, 2]
+    assert (options.steady_processes, options.steady_processes_sizes) == ([2], [5000, 10000])
 
 
 def _herd_run(examinees: int, ready: int, seconds: float, processes: int, errors: dict) -> dict:
@@ -208,6 +209,42 @@ def test_the_herd_shows_each_number_of_processes_and_holds_only_if_one_run_of_10
     assert "| 2 | 2,000 (2,000 ready) | 34.6 | 32.60 / 34.10 | 900 | 0 | 160.0 | 20.0 |" in small
     assert "daphne × 2: 2,000 of 2,000 in 34.6 s, errors 0 | **not shown** (herd of 2,000) |" in small
     assert "daphne × 2: 10,000 of 10,000 in 34.6 s, errors 0 | **holds** |" in full
+
+
+def test_the_steady_exam_on_several_processes_has_its_own_rows_and_holds_only_if_a_run_of_10000_does():
+    # given: one daphne misses at 10,000; two sharing the port hold at 5,000 and, in the second
+    # result, at 10,000 too (the daphne columns of a several-process run are the processes' sums)
+    two = [steady_run(5000, 60.0, 0, 30.0), steady_run(10000, 250.0, 0, 60.0)]
+    for run in two:
+        run["processes"] = 2
+        run["servers"] = {
+            "asgi1": {"cpu_percent": 70.0, "rss_end_mib": 200.0},
+            "asgi2": {"cpu_percent": 75.5, "rss_end_mib": 210.5},
+            "postgres": {"cpu_percent": 30.0},
+        }
+        run["memory_per_examinee_kib"] = {"asgi1": 21.5, "asgi2": 20.0, "worker": 0.1}
+        asgi_as_daphne(run)
+    holding = [dict(two[0]), {**two[1], "ack_p99_ms": 80.0}]
+
+    def results(runs: list[dict]) -> dict:
+        return {
+            "date": "2026-11-24 09:00 KST", "command": "bench/run.py --scenarios steady", "machine": {"nproc": "2"},
+            "scenarios": {"steady": [steady_run(10000, 997.0, 95.0, 40.0)], "steady_processes": runs},
+        }  # fmt: skip
+
+    # when
+    missed, held = section_text(results(two), {}), section_text(results(holding), {})
+
+    # then
+    assert two[0]["servers"]["daphne"] == {"cpu_percent": 145.5, "rss_end_mib": 410.5}
+    assert two[0]["memory_per_examinee_kib"]["daphne"] == 41.5
+    assert "The same load on daphne × 2 sharing one port" in missed
+    assert "| 10,000 | 10,000 / 10.0 | 2,000.0 | 62.5 / 250.0 / 500.0 |" in missed
+    assert "| 145.5 | 410.5 | 41.5 |" in missed
+    assert "daphne × 1, largest run 10,000 (10,000 got in): p99 ack 997.0 ms" in missed
+    assert "daphne × 2, largest run 10,000 (10,000 got in): p99 ack 250.0 ms" in missed
+    assert missed.split("| 10,000 examinees, 5 s saves")[1].split("\n")[0].endswith("| **missed** |")
+    assert held.split("| 10,000 examinees, 5 s saves")[1].split("\n")[0].endswith("| **holds** |")
 
 
 def _soak(redis_used_mib) -> dict:
