@@ -44,7 +44,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 # The seed_demo benchmark, then the answer path's scenarios (bench/run.py; BENCH_ARGS scales them,
-# e.g. BENCH_ARGS="--soak-minutes 3" for a quick run; about 100 minutes with the defaults: the 30-minute
+# e.g. BENCH_ARGS="--soak-minutes 3" for a quick run; about 110 minutes with the defaults: the 30-minute
 # soak, three rounds of the ASGI designs, the ramps to 3,000). Each script writes its own
 # section of docs/benchmarks.md.
 bench: install
