@@ -9,7 +9,7 @@ took them the other way round could deadlock with it.
 
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 
 from monitoring.messages import CodedError, Msg
 
@@ -27,6 +27,13 @@ def plan_progress_lock(*, plan_id: str) -> TestProgress:
 def group_progress_lock(*, group_ids: Iterable[str]) -> list[GroupProgress]:
     """Lock and return GROUP_PROGRESS rows in primary-key order (missing IDs are left out)."""
     return list(GroupProgress.objects.select_for_update().filter(pk__in=sorted(set(group_ids))).order_by("pk"))
+
+
+def examinee_group_progress_lock(*, examinee_id: str) -> GroupProgress | None:
+    """Lock and return the GROUP_PROGRESS row of an examinee's group, found and locked in one
+    statement (None when the examinee has no progress row)."""
+    group_id = ExamineeProgress.objects.filter(pk=examinee_id).values("group_id")[:1]
+    return GroupProgress.objects.select_for_update().filter(pk=Subquery(group_id)).first()
 
 
 def plan_groups_progress_lock(*, plan_id: str) -> list[GroupProgress]:
