@@ -260,3 +260,15 @@ def test_loadgen_page_reconnects_when_its_socket_closes_and_records_it():
     assert first["DEMO-P1-Q01"]["version"] == 1
     assert resent["DEMO-P1-Q01"]["version"] == 2  # the unacknowledged change, updated by the next one
     assert run.ledger.acked == {("DEMO-E00001", "DEMO-P1-Q01"): {2: resent["DEMO-P1-Q01"]["value"]}}
+
+
+def test_a_ramp_step_that_misses_once_is_measured_again_and_two_misses_end_the_ramp():
+    # given: the steps of a ramp to 3,000 (within the bound or not; the same N measured again or not)
+    decide = loadgen.ramp_decision
+
+    # when / then
+    assert decide(within=True, repeated=False, total=100, ramp_max=3000) == "grow"
+    assert decide(within=False, repeated=False, total=100, ramp_max=3000) == "repeat"  # one stall
+    assert decide(within=True, repeated=True, total=100, ramp_max=3000) == "grow"  # it was a stall
+    assert decide(within=False, repeated=True, total=150, ramp_max=3000) == "stop"  # twice: the limit
+    assert decide(within=True, repeated=False, total=3000, ramp_max=3000) == "stop"

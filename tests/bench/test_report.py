@@ -263,3 +263,40 @@ def test_a_soak_that_levels_off_is_flat_and_a_steady_slope_is_not():
     # when / then
     assert levelled["Redis used_memory"] == (7.0, 8.0, 8.0)
     assert (soak_flat(levelled), soak_flat(sloped)) == (True, False)
+
+
+def test_the_ramp_table_marks_a_repeated_step_and_says_how_a_ramp_ends():
+    # given: the naive ramp's first step missed once (a stall), was measured again, then grew
+    def step(examinees: int, p99: float, **extra) -> dict:
+        return {"examinees": examinees, "ack_p99_ms": p99, "saves": examinees * 4, "errors": 0, **extra}
+
+    ramps = {
+        "exam": {"largest_within": 150, "steps": [step(100, 4.0, repeat=False), step(150, 5.0, repeat=False)]},
+        "naive": {
+            "largest_within": 100,
+            "steps": [step(100, 211.0, repeat=False), step(100, 9.0, repeat=True), step(150, 300.0, repeat=False),
+                      step(150, 310.0, repeat=True)],
+        },
+    }  # fmt: skip
+    old = {target: {**ramp, "steps": [{k: v for k, v in s.items() if k != "repeat"} for s in ramp["steps"][:1]]}
+           for target, ramp in ramps.items()}  # fmt: skip
+
+    def text(ramps: dict) -> str:
+        results = {
+            "date": "2026-11-24",
+            "command": "bench/run.py",
+            "machine": {},
+            "scenarios": {"compare": {"ramps": ramps}},
+        }
+        return section_text(results, {})
+
+    # when
+    new, before = text(ramps), text(old)
+
+    # then
+    assert (
+        "| naive design | **100** | 100 → 211 (400 saves); again 100 → 9 (400 saves); 150 → 300 (600 saves); "
+        "again 150 → 310 (600 saves) |" in new
+    )
+    assert "a step over 100 ms is measured once more" in new
+    assert "the first step over 100 ms ends the ramp" in before and "again 1" not in before
