@@ -287,6 +287,11 @@ class Bench:
         say(f"{name}: " + "".join(line for line in lines if not line.startswith("{")).strip().replace("\n", "\n    "))
         return json.loads(output.read_text(encoding="utf-8"))
 
+    def paced_start_args(self) -> list[str]:
+        """The generator's start of a steady-like run: --connect-rate examinees a second, 50 at a time,
+        then 10 s of warm-up before the measured window."""
+        return ["--warmup", "10", "--connect-rate", str(self.options.connect_rate), "--connect-concurrency", "50"]
+
     # Scenarios -----------------------------------------------------------------------------
     def steady(self) -> None:
         options = self.options
@@ -303,7 +308,7 @@ class Bench:
 
             report = self.loadgen(
                 f"steady-{size}", examinees=size, duration=options.duration,
-                args=["--warmup", "10", "--connect-rate", str(options.connect_rate), "--connect-concurrency", "50"],
+                args=self.paced_start_args(),
                 on_measuring=on_measuring,
             )  # fmt: skip
             self.profile_wait()
@@ -318,7 +323,7 @@ class Bench:
                 self.services_start(server="daphne", processes=processes)
                 report = self.loadgen(
                     f"steady-{size}-x{processes}", examinees=size, duration=options.duration,
-                    args=["--warmup", "10", "--connect-rate", str(options.connect_rate), "--connect-concurrency", "50"],
+                    args=self.paced_start_args(),
                 )  # fmt: skip
                 lean = asgi_as_daphne(self.lean(report))
                 lean["processes"] = processes
@@ -334,7 +339,7 @@ class Bench:
                 self.services_start()
                 report = self.loadgen(
                     f"steady-{size}-no-pool", examinees=size, duration=options.duration,
-                    args=["--warmup", "10", "--connect-rate", str(options.connect_rate), "--connect-concurrency", "50"],
+                    args=self.paced_start_args(),
                 )  # fmt: skip
             finally:
                 self.stack.env_extra.pop("DATABASE_POOL_MAX_SIZE", None)
@@ -405,7 +410,7 @@ class Bench:
         killer = threading.Thread(target=kill_and_restart, daemon=True)
         report = self.loadgen(
             f"reconnect-{size}", examinees=size, duration=seconds,
-            args=["--warmup", "10", "--connect-rate", str(options.connect_rate), "--connect-concurrency", "50",
+            args=[*self.paced_start_args(),
                   "--attempts", "10"],
             on_measuring=killer.start, watch_daphne=False,
         )  # fmt: skip
@@ -428,8 +433,7 @@ class Bench:
                     self.services_start(server=server, processes=processes)
                     report = self.loadgen(
                         f"asgi-{server}-{processes}-{number}", examinees=size, duration=options.duration,
-                        args=["--warmup", "10", "--connect-rate", str(options.connect_rate),
-                              "--connect-concurrency", "50"],
+                        args=self.paced_start_args(),
                     )  # fmt: skip
                 except Exception as exc:  # one design failing must not hide the others
                     say(f"asgi: {design} failed: {exc}")
@@ -595,7 +599,7 @@ class Bench:
             self.stages_extend(seconds + 1200)
         report = self.loadgen(
             f"soak-{size}", examinees=size, duration=seconds,
-            args=["--warmup", "10", "--connect-rate", str(options.connect_rate), "--connect-concurrency", "50"],
+            args=self.paced_start_args(),
             timeout=seconds + 3600,
         )  # fmt: skip
         lean = self.lean(report)

@@ -921,8 +921,9 @@ def examinee_connect(
     stage open for them; otherwise they just stay WAITING and connected.
 
     No savepoint of its own inside a caller's transaction (the socket's, which records the
-    SOCKET_SESSION row first): two round trips fewer while the group's row is locked, and a
-    refusal rolls the caller's transaction back with it, which is what the socket wants.
+    SOCKET_SESSION row first): two round trips fewer, one of them (the release) while the group's
+    row is locked, and a refusal rolls the caller's transaction back with it, which is what the
+    socket wants.
     """
     actor = _actor_check(actor or f"examinee:{examinee_id}")
     now = now or timezone.now()
