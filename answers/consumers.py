@@ -35,6 +35,7 @@ from proctoring.heartbeats import heartbeat_batch
 from proctoring.models import SocketSession
 from proctoring.services import ClientInfo, socket_session_close
 
+from .admission import HOLD_SECONDS, AdmissionRefused, admission_gate
 from .keys import answer_committed_channel, examinee_channel_group
 from .selectors import ExamineeContext, examinee_context_get
 from .services.protocol import answer_sync_validate, message_parse
@@ -78,6 +79,9 @@ class ExamConsumer(AsyncWebsocketConsumer):
     socket_id: str = ""
     language: str = "ko"
     context: ExamineeContext | None = None
+    # Holding a place of the process's admission gate (answers.admission): from the connect until
+    # the first recover reply, the socket's close, or HOLD_SECONDS after the connect.
+    admitted: bool = False
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """channels' dispatch without its hop to the database thread before every message
@@ -91,6 +95,26 @@ class ExamConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.language = self._language()
         await self.accept()
+        try:
+            await admission_gate().enter()
+        except AdmissionRefused as refused:
+            # Too many examinees getting ready in this process: come back at the time handed out.
+            with translation.override(self.language):
+                await self._send(Msg.SYSTEM_BUSY.as_reply(retryAfter=refused.retry_after))
+            await self.close(code=4503, reason=Msg.SYSTEM_BUSY.code)
+            return
+        self.admitted = True
+        try:
+            await self._connect_admitted()
+        except BaseException:
+            self._admission_leave()
+            raise
+        if self.examinee_id:
+            self.admission_hold = asyncio.get_running_loop().call_later(HOLD_SECONDS, self._admission_leave)
+        else:
+            self._admission_leave()
+
+    async def _connect_admitted(self) -> None:
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
         try:
             # One trip to a database thread: the token, the socket's row, the state epochs, then
@@ -114,7 +138,18 @@ class ExamConsumer(AsyncWebsocketConsumer):
         self.refilled = time.monotonic()
         self.refused_in_row = 0
 
+    def _admission_leave(self) -> None:
+        """Give the admission gate its place back (once: recover answered, socket closed or held too long)."""
+        if not self.admitted:
+            return
+        self.admitted = False
+        hold = getattr(self, "admission_hold", None)
+        if hold is not None:
+            hold.cancel()
+        admission_gate().leave()
+
     async def disconnect(self, code: int) -> None:
+        self._admission_leave()
         if self.examinee_id:
             fanout(answer_committed_channel()).leave(self.examinee_id, self._committed)
         for group in getattr(self, "groups", []):
@@ -217,8 +252,11 @@ class ExamConsumer(AsyncWebsocketConsumer):
         return result.as_ack()
 
     async def handle_recover(self, message: dict[str, Any]) -> dict[str, Any]:
-        context = await self._context(max_age=CONTEXT_FRESH_SECONDS)
-        return await db_async(answer_recover)(context=context, now=timezone.now())
+        try:
+            context = await self._context(max_age=CONTEXT_FRESH_SECONDS)
+            return await db_async(answer_recover)(context=context, now=timezone.now())
+        finally:
+            self._admission_leave()  # ready: the next examinee waiting at the gate may come in
 
     async def handle_heartbeat(self, message: dict[str, Any]) -> dict[str, Any]:
         heartbeat_batch().mark(self.socket_id)

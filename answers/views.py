@@ -47,6 +47,7 @@ EXAM_STRINGS = {
     "overall_idle": _("No answers yet"),
     "overall_connecting": _("Connecting…"),
     "overall_reconnecting": _("Reconnecting… {n} unsent"),
+    "overall_busy": _("Many examinees are connecting: the next try is in about {s} s."),
     "overall_offline": _("Offline: {n} unsent. Keep answering; they are kept on this device."),
     "overall_saving": _("Saving… {n} unsent"),
     "overall_saved": _("All answers saved"),

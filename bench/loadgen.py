@@ -53,6 +53,8 @@ KST = timezone(timedelta(hours=9))
 UNSOLICITED = frozenset({"answer.committed", "exam.state", "exam.clock"})
 TARGET_PATHS = {"exam": "/ws/exam/", "echo": "/ws/bench/echo/", "naive": "/ws/bench/naive/"}
 REPLY_TIMEOUT_SECONDS = 30.0
+# The server's "too many getting ready, come back after retryAfter s" (answers.admission), then close 4503.
+BUSY_CODE = "SYS-005"
 # Error codes after which the page runs `recover` (a stage moved on, the sheet closed or paused).
 RECOVER_AFTER = frozenset({"EXM-001", "EXM-002", "EXM-003", "EXM-004"})
 
@@ -141,6 +143,9 @@ class Stats:
     stale: int = 0
     rejected: int = 0
     reconnects: int = 0
+    # Sockets the server refused with SYS-005 (come back later): waited out as the page does, not errors.
+    busy_refusals: int = 0
+    busy_waited_s: float = 0.0
     reconnected: list[tuple[int, float]] = field(default_factory=list)  # (examinee, when recovered again)
     disconnected_at: list[float] = field(default_factory=list)  # when a socket closed under an examinee
     connected: int = 0
@@ -243,6 +248,7 @@ class Examinee:
         self.wake = asyncio.Event()
         self.broken = False
         self.closing = False
+        self.busy_retry_after: float | None = None
 
     # Connection --------------------------------------------------------------------------
     async def sign_in(self) -> None:
@@ -301,6 +307,10 @@ class Examinee:
             async for raw in self.socket:
                 message = json.loads(raw)
                 kind = message.get("type")
+                if kind == "error" and message.get("code") == BUSY_CODE:
+                    # Refused before getting ready: the close follows; connect_ready waits and retries.
+                    self.busy_retry_after = float(message.get("retryAfter") or 1.0)
+                    continue
                 if kind in UNSOLICITED:
                     if kind == "answer.committed":
                         self.run.ledger.committed(
@@ -317,7 +327,7 @@ class Examinee:
             pass
         finally:
             stats.connected -= 1
-            if not self.closing:
+            if not self.closing and self.busy_retry_after is None:
                 self.broken = True
                 stats.disconnected_at.append(time.time())
                 self.wake.set()
@@ -348,11 +358,11 @@ class Examinee:
             self.versions = dict(cached.get("versions", {}))
         else:
             await self.sign_in()
-        await self.connect()
         if cached and self.run.options.target != "exam" and cached.get("questions"):
+            await self.connect()
             self.sheet_load(cached)
         else:
-            await self.recover()
+            await self.connect_ready()
         elapsed = time.perf_counter() - began
         self.run.stats.ready.append(elapsed)
         self.run.stats.ready_at.append(time.time())
@@ -364,12 +374,34 @@ class Examinee:
         await self.close()
         self.broken = True  # until connected again: a failed attempt is retried at once (after the pause)
         self.needs_recover = True
-        await self.connect()
+        await self.connect_ready(on_open=self._reconnected)
+        self.run.stats.reconnected.append((self.index, time.time()))
+
+    def _reconnected(self) -> None:
         self.broken = False
         if not self.run.stop.is_set():
             self.wake.clear()
-        await self.recover()
-        self.run.stats.reconnected.append((self.index, time.time()))
+
+    async def connect_ready(self, on_open: Any = None) -> None:
+        """Connect and `recover`; a socket refused with SYS-005 is waited out for the retryAfter given
+        (with a tenth of jitter either way, as the page does) and is not counted as a failure."""
+        while True:
+            self.busy_retry_after = None
+            await self.connect()
+            if on_open is not None:
+                on_open()
+            try:
+                await self.recover()
+                return
+            except (ConnectionError, websockets.exceptions.ConnectionClosed):
+                wait = self.busy_retry_after
+                if wait is None:
+                    raise
+            await self.close()
+            wait *= self.rng.uniform(0.9, 1.1)
+            self.run.stats.busy_refusals += 1
+            self.run.stats.busy_waited_s += wait
+            await asyncio.sleep(wait)
 
     async def close(self) -> None:
         self.closing = True
@@ -1004,6 +1036,8 @@ class Run:
                 "stale": self.stats.stale,
                 "rejected": self.stats.rejected,
                 "reconnects": self.stats.reconnects,
+                "busy_refusals": self.stats.busy_refusals,
+                "busy_waited_s": round(self.stats.busy_waited_s, 1),
                 "connected_peak": self.stats.connected_peak,
             }
             # Each reconnect that ended recovered, and each socket closed under an examinee (wall-clock s).

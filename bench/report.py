@@ -338,6 +338,16 @@ def herd_runs(scenarios: dict[str, Any]) -> list[dict[str, Any]]:
     return ([first] if first else []) + list(scenarios.get("herd_processes") or [])
 
 
+def busy_text(counts: dict[str, Any]) -> str:
+    """How many sockets the admission gate sent away (SYS-005) and their mean wait; "–" for runs before it."""
+    if "busy_refusals" not in counts:
+        return "–"
+    refusals = counts["busy_refusals"]
+    if not refusals:
+        return "0"
+    return f"{fmt(refusals)}, {fmt(counts.get('busy_waited_s', 0) / refusals, 1)}"
+
+
 def herd_run_holds(run: dict[str, Any]) -> bool:
     """Everybody signed in, connected and recovered within HERD_TARGET_S, with no error."""
     return (
@@ -709,8 +719,9 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
             f"{fmt(size)} examinees start together (no pacing): sign-in over HTTP, socket, `recover`.",
             "",
             "| daphne processes | examinees | all ready after (s) | per examinee p50 / p99 (s) | recover p99 (ms) "
+            "| told to come back (SYS-005), mean wait (s) "
             "| errors while starting | daphne CPU % while starting | PostgreSQL CPU % |",
-            "| ---: | ---: | ---: | --- | ---: | --- | ---: | ---: |",
+            "| ---: | ---: | ---: | --- | ---: | --- | --- | ---: | ---: |",
         ]
         for run in herds:
             servers = run.get("servers_after_ready") or {}
@@ -719,11 +730,17 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
                 f"| {fmt(run.get('ready_seconds'), 1)} "
                 f"| {fmt(run.get('ready_p50_s'), 2)} / {fmt(run.get('ready_p99_s'), 2)} "
                 f"| {fmt(run.get('recover_p99_ms'))} "
+                f"| {busy_text(run.get('counts') or {})} "
                 f"| {errors_text(run.get('errors_while_starting'))} "
                 f"| {fmt(servers.get('daphne', {}).get('cpu_percent'), 1)} "
                 f"| {fmt(servers.get('postgres', {}).get('cpu_percent'), 1)} |"
             )
         lines += [
+            "",
+            "Each process lets at most `EXAM_ADMISSION_IN_FLIGHT` examinees get ready at once; the next wait in",
+            "line, and one who would wait longer than `EXAM_ADMISSION_MAX_WAIT_SECONDS` is told to come back",
+            "later (SYS-005 with `retryAfter`, close 4503: `answers/admission.py`). The generator waits that out",
+            'as the page does; it is not an error. Runs before the gate show "–" there.',
             "",
             "More than one process: daphne × N accept from one listening socket (`--fd`), as in the asgi",
             "scenario; the CPU column is all of them together (100 % = one core).",

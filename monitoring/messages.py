@@ -348,6 +348,15 @@ class Msg(MessageSpec, Enum):
         "서버 오류가 발생했습니다. 감독관에게 알려 주세요.",
         "A server error occurred. Please tell your supervisor.",
     )
+    SYSTEM_BUSY = (
+        "SYS-005",
+        Type.WARNING,
+        Src.SERVER,
+        Cat.SYSTEM,
+        "지금 접속하는 응시자가 많습니다. 안내된 시간 뒤에 자동으로 다시 연결합니다. 답안은 이 기기에 보관됩니다.",
+        "Many examinees are connecting right now; the page connects again by itself at the time given. "
+        "Your answers are kept on this device.",
+    )
 
     @property
     def message_id(self) -> str:
@@ -360,7 +369,7 @@ class Msg(MessageSpec, Enum):
             return 403 if self.name in ("AUTH_FORBIDDEN", "AUTH_CSRF_FAILED") else 401
         if self.name == "SYSTEM_RATE_LIMITED":
             return 429
-        if self.name in ("SYSTEM_STORE_UNAVAILABLE", "SYSTEM_STORE_FULL"):
+        if self.name in ("SYSTEM_STORE_UNAVAILABLE", "SYSTEM_STORE_FULL", "SYSTEM_BUSY"):
             return 503
         if self.category == Cat.SYSTEM:
             return 500

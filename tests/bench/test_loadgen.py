@@ -262,6 +262,56 @@ def test_loadgen_page_reconnects_when_its_socket_closes_and_records_it():
     assert run.ledger.acked == {("DEMO-E00001", "DEMO-P1-Q01"): {2: resent["DEMO-P1-Q01"]["value"]}}
 
 
+def test_loadgen_waits_out_a_busy_server_for_the_time_it_gives_without_an_error():
+    """A server that refuses the first two sockets with SYS-005 {retryAfter: 0.3} and close 4503: the
+    examinee comes back after about 0.3 s each time (a tenth of jitter), is ready on the third socket, and
+    neither an error nor a disconnection is counted; the two refusals and their wait are."""
+    # given
+    import asyncio
+    import time
+
+    from websockets.asyncio.server import serve
+
+    sheet = {"type": "recover.result", "testCode": "DEMO-P1", "answers": {}, "versions": {},
+             "questions": [{"id": "DEMO-P1-Q01", "type": "SHORT_ANSWER", "maxLength": 200}]}  # fmt: skip
+    opened: list[float] = []
+
+    async def handler(socket):
+        opened.append(time.monotonic())
+        if len(opened) <= 2:
+            await socket.send(json.dumps({"type": "error", "code": "SYS-005", "retryAfter": 0.3}))
+            await socket.close(code=4503)
+            return
+        async for raw in socket:
+            if json.loads(raw)["type"] == "recover":
+                await socket.send(json.dumps(sheet))
+
+    async def scenario() -> loadgen.Run:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            run = loadgen.Run(loadgen.options_parse(
+                ["--credentials", "unused.csv", "--base-url", f"http://127.0.0.1:{port}", "--attempts", "1"]
+            ))  # fmt: skip
+            examinee = loadgen.Examinee(run, loadgen.Credential("DEMO", "DEMO-G001", "DEMO-E00001", "x"), 0)
+            run.sessions["DEMO-E00001"] = {"token": "token", "versions": {}}
+            await examinee.start()
+            await examinee.close()
+            return run
+
+    # when
+    run = asyncio.run(scenario())
+
+    # then
+    gaps = [later - earlier for earlier, later in zip(opened, opened[1:], strict=False)]
+    assert len(opened) == 3
+    assert all(0.27 <= gap < 1.0 for gap in gaps), gaps
+    assert len(run.stats.ready) == 1
+    assert dict(run.stats.errors) == {}
+    assert run.stats.disconnected_at == []
+    assert run.stats.busy_refusals == 2
+    assert 0.54 <= run.stats.busy_waited_s <= 0.66
+
+
 def test_a_ramp_step_that_misses_once_is_measured_again_and_two_misses_end_the_ramp():
     # given: the steps of a ramp to 3,000 (within the bound or not; the same N measured again or not)
     decide = loadgen.ramp_decision

@@ -109,3 +109,53 @@ def test_backoff_doubles_with_jitter_up_to_its_cap(page):
     )
     # then
     assert delays == [[250, 500, 1000, 2000, 15000], [500, 1000, 2000, 4000, 30000]]
+
+
+REFUSING_SERVER = """async ({ closeCode, message, tries }) => {
+  const { Connection } = await import("/static/exam/js/connection.js");
+  const opened = [];
+  class RefusingSocket {
+    static OPEN = 1;
+    constructor() {
+      opened.push(performance.now());
+      this.readyState = 0;
+      setTimeout(() => {
+        this.readyState = 1;
+        if (this.onopen) this.onopen();
+        if (message) this.onmessage({ data: JSON.stringify(message) });
+        this.readyState = 3;
+        this.onclose({ code: closeCode });
+      }, 0);
+    }
+    send() {}
+    close() {}
+  }
+  window.WebSocket = RefusingSocket;
+  const states = [];
+  const connection = new Connection({
+    wsUrl: "ws://refusing.invalid/", syncUrl: "/none", recoverUrl: "/none",
+    onOpen() {}, onUnsolicited() {}, onState(state) { states.push(state); }, random: () => 0.5,
+  });
+  connection.start();
+  while (opened.length < tries) await new Promise((resolve) => setTimeout(resolve, 20));
+  const gaps = opened.slice(1).map((when, i) => Math.round(when - opened[i]));
+  return { failures: connection.failures, fallback: connection.fallback, state: connection.state,
+           busy: connection.busyUntil > 0, gaps };
+}"""
+
+
+def test_a_busy_server_is_waited_out_for_the_time_it_gives_without_counting_failures(page):
+    """SYS-005 {retryAfter: 0.4} then close 4503, five times: each next try comes after the 0.4 s given
+    (random 0.5: no jitter), no failure is counted and the page never falls back to HTTP; the same closes
+    without the refusal (1006) count failures and reach the HTTP fallback after three."""
+    # when
+    busy = page.evaluate(
+        REFUSING_SERVER,
+        {"closeCode": 4503, "message": {"type": "error", "code": "SYS-005", "retryAfter": 0.4}, "tries": 5},
+    )
+    page.reload()
+    broken = page.evaluate(REFUSING_SERVER, {"closeCode": 1006, "message": None, "tries": 3})
+    # then
+    assert (busy["failures"], busy["fallback"], busy["state"], busy["busy"]) == (0, False, "connecting", True)
+    assert all(390 <= gap <= 600 for gap in busy["gaps"]), busy["gaps"]
+    assert (broken["failures"], broken["fallback"]) == (3, True)

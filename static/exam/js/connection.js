@@ -11,11 +11,24 @@ function csrfToken() {
 // in a row (networks that block WebSockets). The server answers every client message exactly once
 // and in order, so replies are matched to requests first in, first out (and by `seq` where the
 // reply carries one); `answer.committed`, `exam.state` and `exam.clock` are unsolicited doorbells.
+// A server letting examinees in a few at a time refuses a socket with SYS-005 {retryAfter} and the
+// close code 4503 (answers/admission.py): the page waits that long, says so, and counts no failure.
 
 export const UNSOLICITED = new Set(["answer.committed", "exam.state", "exam.clock"]);
 const FALLBACK_AFTER_FAILURES = 3;
 const WEBSOCKET_RETRY_IN_FALLBACK_MS = 30000;
 const REPLY_TIMEOUT_MS = 10000;
+export const BUSY_CODE = "SYS-005";
+export const BUSY_CLOSE = 4503;
+const BUSY_WAIT_MAX_MS = 120000;
+
+/** The wait a SYS-005 refusal asks for, in ms, with a tenth of jitter either way (the server already
+ * spreads the times it hands out, so more jitter would only lengthen the line). */
+export function busyDelay(retryAfterSeconds, { random = Math.random } = {}) {
+  const seconds = Number(retryAfterSeconds);
+  const base = Math.min(BUSY_WAIT_MAX_MS, Math.max(500, (Number.isFinite(seconds) ? seconds : 1) * 1000));
+  return base * (0.9 + 0.2 * random());
+}
 
 /** Exponential backoff with jitter: half the doubled delay fixed, half random (never zero, never in step). */
 export function backoffDelay(attempt, { baseMs = 500, capMs = 30000, random = Math.random } = {}) {
@@ -31,7 +44,7 @@ export class NotAvailable extends Error {}
  * network), "unauthorized" (the sign-in ended: no reconnecting).
  */
 export class Connection {
-  constructor({ wsUrl, syncUrl, recoverUrl, onOpen, onUnsolicited, onState }) {
+  constructor({ wsUrl, syncUrl, recoverUrl, onOpen, onUnsolicited, onState, random = Math.random }) {
     this.wsUrl = wsUrl;
     this.syncUrl = syncUrl;
     this.recoverUrl = recoverUrl;
@@ -45,6 +58,9 @@ export class Connection {
     this.timer = null;
     this.state = "connecting";
     this.fallback = false;
+    this.random = random;
+    // When the server said it is busy: the time (Date.now()) of the next try, else 0.
+    this.busyUntil = 0;
     window.addEventListener("offline", () => this._goOffline());
     window.addEventListener("online", () => this._comeOnline());
   }
@@ -81,6 +97,7 @@ export class Connection {
     }
     this.socket = socket;
     let answered = false;
+    let busyRetryAfter = null;
     socket.onopen = () => {
       if (this.socket !== socket) return;
       this.fallback = false;
@@ -89,16 +106,21 @@ export class Connection {
     };
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
-      answered = true;
-      this.failures = 0;
-      this.attempt = 0;
       let message;
       try {
         message = JSON.parse(event.data);
       } catch (error) {
+        message = null;
+      }
+      if (message && message.type === "error" && message.code === BUSY_CODE) {
+        busyRetryAfter = message.retryAfter; // the close (4503) follows
         return;
       }
-      this._dispatch(message);
+      answered = true;
+      this.failures = 0;
+      this.attempt = 0;
+      this.busyUntil = 0;
+      if (message) this._dispatch(message);
     };
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
@@ -106,6 +128,10 @@ export class Connection {
       this._failPending();
       if (event.code === 4401) {
         this._setState("unauthorized");
+        return;
+      }
+      if (event.code === BUSY_CLOSE || busyRetryAfter !== null) {
+        this._waitBusy(busyRetryAfter);
         return;
       }
       this._socketFailed(answered);
@@ -155,6 +181,21 @@ export class Connection {
     const delay = backoffDelay(this.attempt);
     this.attempt += 1;
     this.timer = setTimeout(() => this._connect(), delay);
+  }
+
+  /** The server lets examinees in a few at a time: come back when it said, as no failure (a full
+   * server is no reason for the HTTP fallback), and let the page say how long. */
+  _waitBusy(retryAfterSeconds) {
+    if (navigator.onLine === false) {
+      this._setState("offline");
+      return;
+    }
+    const delay = busyDelay(retryAfterSeconds, { random: this.random });
+    this.busyUntil = Date.now() + delay;
+    this.timer = setTimeout(() => this._connect(), delay);
+    if (this.fallback) return;
+    if (this.state === "connecting") this.onState(this.state);
+    else this._setState("connecting");
   }
 
   _goOffline() {

@@ -823,6 +823,8 @@ function renderOverallStatus() {
   } else if (link === "connecting" && (unsent > 0 || !recovered)) {
     state = "connecting";
     text = unsent > 0 ? t("overall_reconnecting", { n: unsent }) : t("overall_connecting");
+    const busySeconds = Math.ceil(((connection ? connection.busyUntil : 0) - Date.now()) / 1000);
+    if (busySeconds > 0) text = `${text} ${t("overall_busy", { s: busySeconds })}`;
   } else if (unsent > 0) {
     state = "saving";
     text = t("overall_saving", { n: unsent });
