@@ -10,8 +10,8 @@ The gate keeps that work short and in order, as a doorman does:
 - at most `in_flight` examinees of the process are between their connect and their first
   `recover` reply at a time; the next ones wait in arrival order (their socket is open, their
   `recover` waits in the socket's inbox);
-- a newcomer whose expected wait (queue length over the rate the gate has been letting examinees
-  through) is over `max_wait` seconds is refused at once with SYS-005 and a `retryAfter`, then the
+- a newcomer whose expected wait (the queue over the gate's rate: its places over the time recent
+  examinees took to get ready) is over `max_wait` seconds is refused at once with SYS-005 and a `retryAfter`, then the
   close code 4503 (from the private 4xxx range: autobahn, under daphne, refuses to send 1013 "try
   again later"). The retry times handed out are spread at that same rate (each refusal is told the
   moment after the queue and the others told before it), so the refused come back as the queue
@@ -31,12 +31,12 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-# Over how many recent seconds the rate of examinees let through is measured.
-RATE_WINDOW_SECONDS = 10.0
+# Over how many recent holds the time an examinee takes to get ready is averaged.
+HOLDS_KEPT = 200
 # A socket holds its place at most this long after its connect (a page that never sends `recover`).
 HOLD_SECONDS = 5.0
 # The longest retryAfter handed out (a page then tries again; the gate hands out a fresh time).
-RETRY_AFTER_MAX_SECONDS = 60.0
+RETRY_AFTER_MAX_SECONDS = 20.0
 
 
 class AdmissionRefused(Exception):
@@ -56,30 +56,29 @@ class AdmissionGate:
         self.clock = clock
         self.holders = 0
         self.waiters: deque[asyncio.Future[None]] = deque()
-        self.released: deque[float] = deque()
+        self.holds: deque[float] = deque(maxlen=HOLDS_KEPT)  # seconds from admission to leave
         self.promised: deque[float] = deque()  # retry times handed out, in rising order
         self.refused = 0
 
     def rate(self) -> float:
-        """Examinees let through per second lately; before any has, as if each took a second."""
-        now = self.clock()
-        while self.released and self.released[0] < now - RATE_WINDOW_SECONDS:
-            self.released.popleft()
-        if len(self.released) < self.in_flight:
+        """Examinees the gate can let through per second when full: its places over the mean time
+        a recent holder took to get ready (Little's law). Measured on the service, not on the
+        arrivals, so that a quiet minute (the refused all waiting to come back) does not read as
+        a slow server; before any holder has left, as if each took a second."""
+        if not self.holds:
             return float(self.in_flight)
-        span = max(1.0, now - self.released[0])
-        return len(self.released) / span
+        return self.in_flight / max(0.01, sum(self.holds) / len(self.holds))
 
     def expected_wait(self) -> float:
-        """Seconds a newcomer would wait: everybody queued ahead, at the recent rate."""
+        """Seconds a newcomer would wait: everybody queued ahead, at the gate's rate."""
         return (len(self.waiters) + 1) / self.rate()
 
-    async def enter(self) -> None:
-        """Return once admitted (the caller then owes one `leave`); raise AdmissionRefused instead
-        when the wait would be over `max_wait` seconds."""
+    async def enter(self) -> float:
+        """Return the time admitted, once admitted (the caller then owes one `leave` with it); raise
+        AdmissionRefused instead when the wait would be over `max_wait` seconds."""
         if self.holders < self.in_flight and not self.waiters:
             self.holders += 1
-            return
+            return self.clock()
         wait = self.expected_wait()
         if wait > self.max_wait:
             raise AdmissionRefused(self._retry_after(wait))
@@ -93,10 +92,12 @@ class AdmissionGate:
             else:
                 self.waiters.remove(waiter)
             raise
+        return self.clock()
 
-    def leave(self) -> None:
-        """One holder is done: the first waiter still waiting takes over its slot."""
-        self.released.append(self.clock())
+    def leave(self, admitted_at: float | None = None) -> None:
+        """One holder (admitted at `admitted_at`) is done: the first waiter still waiting takes over its slot."""
+        if admitted_at is not None:
+            self.holds.append(self.clock() - admitted_at)
         while self.waiters:
             waiter = self.waiters.popleft()
             if not waiter.done():
@@ -106,7 +107,7 @@ class AdmissionGate:
 
     def _retry_after(self, wait: float) -> float:
         """The moment after everybody queued and everybody told to come back before: as many
-        places later as are promised and not yet due, at the recent rate. A refused page that
+        places later as are promised and not yet due, at the gate's rate. A refused page that
         comes back and is refused again holds no old promise any more (its time has passed), so
         the promises follow the real demand instead of piling up."""
         now = self.clock()

@@ -79,9 +79,9 @@ class ExamConsumer(AsyncWebsocketConsumer):
     socket_id: str = ""
     language: str = "ko"
     context: ExamineeContext | None = None
-    # Holding a place of the process's admission gate (answers.admission): from the connect until
-    # the first recover reply, the socket's close, or HOLD_SECONDS after the connect.
-    admitted: bool = False
+    # When this socket took its place at the process's admission gate (answers.admission), while it
+    # holds it: from the connect until the first recover reply, the socket's close, or HOLD_SECONDS.
+    admitted_at: float | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """channels' dispatch without its hop to the database thread before every message
@@ -96,14 +96,14 @@ class ExamConsumer(AsyncWebsocketConsumer):
         self.language = self._language()
         await self.accept()
         try:
-            await admission_gate().enter()
+            admitted_at = await admission_gate().enter()
         except AdmissionRefused as refused:
             # Too many examinees getting ready in this process: come back at the time handed out.
             with translation.override(self.language):
                 await self._send(Msg.SYSTEM_BUSY.as_reply(retryAfter=refused.retry_after))
             await self.close(code=4503, reason=Msg.SYSTEM_BUSY.code)
             return
-        self.admitted = True
+        self.admitted_at = admitted_at
         try:
             await self._connect_admitted()
         except BaseException:
@@ -140,13 +140,13 @@ class ExamConsumer(AsyncWebsocketConsumer):
 
     def _admission_leave(self) -> None:
         """Give the admission gate its place back (once: recover answered, socket closed or held too long)."""
-        if not self.admitted:
+        admitted_at, self.admitted_at = self.admitted_at, None
+        if admitted_at is None:
             return
-        self.admitted = False
         hold = getattr(self, "admission_hold", None)
         if hold is not None:
             hold.cancel()
-        admission_gate().leave()
+        admission_gate().leave(admitted_at)
 
     async def disconnect(self, code: int) -> None:
         self._admission_leave()

@@ -341,7 +341,14 @@ class Examinee:
         reply = Reply(asyncio.get_running_loop())
         self.replies.append(reply)
         started = time.perf_counter()
-        await self.socket.send(json.dumps(message, ensure_ascii=False))
+        try:
+            await self.socket.send(json.dumps(message, ensure_ascii=False))
+        except websockets.exceptions.ConnectionClosed:
+            if reply in self.replies:
+                self.replies.remove(reply)  # never sent: nobody will wait for its answer
+            elif reply.future.done() and not reply.future.cancelled():
+                reply.future.exception()  # the reader failed it already: taken here, not logged as lost
+            raise
         answer = await asyncio.wait_for(reply.future, REPLY_TIMEOUT_SECONDS)
         return answer, time.perf_counter() - started
 
@@ -394,6 +401,10 @@ class Examinee:
                 await self.recover()
                 return
             except (ConnectionError, websockets.exceptions.ConnectionClosed):
+                if self.reader is not None:
+                    # A send fails as soon as the close is in, maybe before the reader has taken the
+                    # SYS-005 frame that came before it: let the reader finish first.
+                    await asyncio.wait([self.reader], timeout=5)
                 wait = self.busy_retry_after
                 if wait is None:
                     raise
@@ -833,7 +844,7 @@ class Run:
             async with limit:
                 try:
                     await examinee.start()
-                except (TimeoutError, ConnectionError, OSError) as exc:
+                except (TimeoutError, ConnectionError, OSError, websockets.exceptions.ConnectionClosed) as exc:
                     self.stats.error("START-FAILED", str(exc))
                     return False
             self.lives.append(asyncio.create_task(examinee.live(self.stop)))

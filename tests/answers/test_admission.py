@@ -68,16 +68,18 @@ async def test_a_waiter_that_goes_away_passes_its_place_on():
 
 
 async def test_refusals_come_with_retry_times_spread_at_the_gates_rate():
-    """With ~4 let through per second lately and 7 in line (a newcomer would wait ~1.9 s), the next ones are told
-    1.9, 2.2, 2.4 ... seconds: one rate step apart, so they come back as the line empties, not together."""
+    """Four places and recent examinees ready in 0.8 s each: the gate lets 5 a second through. With 7 in
+    line a newcomer would wait 1.6 s (over the 1.5 allowed), so the next ones are told 1.6, 1.8, 2.0, 2.2 s:
+    one place apart, so they come back as the line empties, not together; once those times have
+    passed they are no longer counted."""
     # given
     clock = Clock()
     gate = AdmissionGate(in_flight=4, max_wait=1.5, clock=clock)
-    for _ in range(4):
-        await gate.enter()
-    for _ in range(40):  # 40 let through in the last 10 s: 4 a second
-        gate.released.append(clock.now - 9.9)
-    gate.released.append(clock.now)
+    admitted = [await gate.enter() for _ in range(4)]
+    clock.now += 0.8
+    for when in admitted:
+        gate.leave(when)
+    held = [await gate.enter() for _ in range(4)]
     waiting = [asyncio.create_task(gate.enter()) for _ in range(7)]
     await asyncio.sleep(0)
     # when
@@ -86,11 +88,14 @@ async def test_refusals_come_with_retry_times_spread_at_the_gates_rate():
         with pytest.raises(AdmissionRefused) as refused:
             await gate.enter()
         retries.append(refused.value.retry_after)
+    clock.now += 5
+    with pytest.raises(AdmissionRefused) as later:
+        await gate.enter()
     # then
-    rate = 41 / 9.9
-    assert gate.rate() == pytest.approx(rate)
-    assert retries == [round((8 + i) / rate, 1) for i in range(4)]
-    assert retries == sorted(set(retries))
+    assert gate.rate() == pytest.approx(5.0)
+    assert retries == [1.6, 1.8, 2.0, 2.2]
+    assert later.value.retry_after == 1.6
+    assert len(held) == 4
     for task in waiting:
         task.cancel()
     await asyncio.gather(*waiting, return_exceptions=True)
