@@ -9,7 +9,8 @@ up: the bench's herd of 2,000 on one daphne once got 0 examinees ready in 65 s, 
 The gate keeps that work short and in order, as a doorman does:
 - at most `in_flight` examinees of the process are between their connect and their first
   `recover` reply at a time; the next ones wait in arrival order (their socket is open, their
-  `recover` waits in the socket's inbox);
+  `recover` waits in the socket's inbox) and are told so with the wait to expect
+  (`admission.wait`), so that the page waits that much longer for its reply;
 - a newcomer whose expected wait (the queue over the gate's rate: its places over the time recent
   examinees took to get ready) is over `max_wait` seconds is refused at once with SYS-005 and a `retryAfter`, then the
   close code 4503 (from the private 4xxx range: autobahn, under daphne, refuses to send 1013 "try
@@ -68,6 +69,12 @@ class AdmissionGate:
         if not self.holds:
             return float(self.in_flight)
         return self.in_flight / max(0.01, sum(self.holds) / len(self.holds))
+
+    def queue_wait(self) -> float:
+        """0 when a newcomer would be let in at once, else the wait it can expect in line."""
+        if self.holders < self.in_flight and not self.waiters:
+            return 0.0
+        return self.expected_wait()
 
     def expected_wait(self) -> float:
         """Seconds a newcomer would wait: everybody queued ahead, at the gate's rate."""

@@ -95,8 +95,13 @@ class ExamConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.language = self._language()
         await self.accept()
+        gate = admission_gate()
+        wait = gate.queue_wait()
+        if 0 < wait <= gate.max_wait:
+            # In line: the page waits this much longer for its recover reply.
+            await self._send({"type": "admission.wait", "expectedSeconds": round(wait, 1)})
         try:
-            admitted_at = await admission_gate().enter()
+            admitted_at = await gate.enter()
         except AdmissionRefused as refused:
             # Too many examinees getting ready in this process: come back at the time handed out.
             with translation.override(self.language):

@@ -249,6 +249,7 @@ class Examinee:
         self.broken = False
         self.closing = False
         self.busy_retry_after: float | None = None
+        self.patient_until = 0.0  # admission.wait: the server let the socket wait in line until about then
 
     # Connection --------------------------------------------------------------------------
     async def sign_in(self) -> None:
@@ -297,6 +298,7 @@ class Examinee:
         else:
             raise ConnectionError(f"{self.credential.examinee_id} could not connect")
         self.replies.clear()
+        self.patient_until = 0.0
         self.reader = asyncio.create_task(self.read())
         self.run.stats.connected += 1
         self.run.stats.connected_peak = max(self.run.stats.connected_peak, self.run.stats.connected)
@@ -307,6 +309,10 @@ class Examinee:
             async for raw in self.socket:
                 message = json.loads(raw)
                 kind = message.get("type")
+                if kind == "admission.wait":
+                    # Waiting in line at the server: replies may take that long (and half again), as on the page.
+                    self.patient_until = time.monotonic() + 1.5 * float(message.get("expectedSeconds") or 0)
+                    continue
                 if kind == "error" and message.get("code") == BUSY_CODE:
                     # Refused before getting ready: the close follows; connect_ready waits and retries.
                     self.busy_retry_after = float(message.get("retryAfter") or 1.0)
@@ -322,7 +328,9 @@ class Examinee:
                 if not self.replies:
                     stats.error("UNEXPECTED", str(kind))
                     continue
-                self.replies.popleft().future.set_result(message)
+                future = self.replies.popleft().future
+                if not future.done():  # not given up on (a reply later than the timeout)
+                    future.set_result(message)
         except websockets.exceptions.ConnectionClosed:
             pass
         finally:
@@ -349,7 +357,15 @@ class Examinee:
             elif reply.future.done() and not reply.future.cancelled():
                 reply.future.exception()  # the reader failed it already: taken here, not logged as lost
             raise
-        answer = await asyncio.wait_for(reply.future, REPLY_TIMEOUT_SECONDS)
+        while True:
+            try:
+                answer = await asyncio.wait_for(asyncio.shield(reply.future), REPLY_TIMEOUT_SECONDS)
+                break
+            except TimeoutError:
+                if time.monotonic() < self.patient_until:
+                    continue
+                reply.future.cancel()
+                raise
         return answer, time.perf_counter() - started
 
     async def start(self) -> None:

@@ -116,7 +116,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASE_THREADS = env.int("DATABASE_THREADS", default=min(8, DATABASE_POOL_MAX_SIZE or 8))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Examinees of one ASGI process getting ready (connect and first recover) at once, and the longest
-# wait in line before a newcomer is told to come back later (answers.admission, SYS-005).
+# wait in line (told to the page with admission.wait) before a newcomer is told to come back later
+# (answers.admission, SYS-005).
 EXAM_ADMISSION_IN_FLIGHT = env.int("EXAM_ADMISSION_IN_FLIGHT", default=24)
 EXAM_ADMISSION_MAX_WAIT_SECONDS = env.float("EXAM_ADMISSION_MAX_WAIT_SECONDS", default=6.0)
 

@@ -136,13 +136,15 @@ async def test_a_busy_process_refuses_with_sys_005_then_lets_the_next_in_once_a_
 async def test_a_socket_in_line_is_answered_after_the_one_ahead_is_ready(
     settings, redis_conn, examinee, open_exam, questions, token
 ):
-    """One place and a long allowed wait: the second socket's recover waits in its inbox until the first
-    socket's recover is answered, then it is answered too (in line, not refused)."""
+    """One place and a long allowed wait: the second socket is told it waits in line (admission.wait with
+    the wait to expect); its recover waits in its inbox until the first socket's recover is answered, then
+    it is answered too (in line, not refused)."""
     # given
     settings.EXAM_ADMISSION_IN_FLIGHT = 1
     settings.EXAM_ADMISSION_MAX_WAIT_SECONDS = 30
     first = await exam_socket_connect(token)
     second = await exam_socket_connect(token)
+    notice = await second.receive_json_from(timeout=5)
     # when
     await second.send_json_to({"type": "recover"})
     waited = await second.receive_nothing(timeout=0.5)
@@ -150,6 +152,8 @@ async def test_a_socket_in_line_is_answered_after_the_one_ahead_is_ready(
     first_recovered = await first.receive_json_from(timeout=5)
     second_recovered = await second.receive_json_from(timeout=5)
     # then
+    assert notice["type"] == "admission.wait"
+    assert 0 < notice["expectedSeconds"] <= 30
     assert waited
     assert first_recovered["type"] == second_recovered["type"] == "recover.result"
     await first.disconnect()

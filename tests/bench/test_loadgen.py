@@ -312,6 +312,50 @@ def test_loadgen_waits_out_a_busy_server_for_the_time_it_gives_without_an_error(
     assert 0.54 <= run.stats.busy_waited_s <= 0.66
 
 
+@pytest.mark.parametrize("told", [True, False], ids=["told-to-wait-in-line", "not-told"])
+def test_loadgen_waits_longer_for_a_reply_when_told_it_waits_in_line(monkeypatch, told):
+    """With a 0.3 s reply timeout, a recover answered after 0.8 s is waited for when the server first said
+    admission.wait {expectedSeconds: 1} (patience 1.5 s), and given up on (TimeoutError) when it did not."""
+    # given
+    import asyncio
+
+    from websockets.asyncio.server import serve
+
+    monkeypatch.setattr(loadgen, "REPLY_TIMEOUT_SECONDS", 0.3)
+    sheet = {"type": "recover.result", "testCode": "DEMO-P1", "answers": {}, "versions": {},
+             "questions": [{"id": "DEMO-P1-Q01", "type": "SHORT_ANSWER", "maxLength": 200}]}  # fmt: skip
+
+    async def handler(socket):
+        if told:
+            await socket.send(json.dumps({"type": "admission.wait", "expectedSeconds": 1.0}))
+        async for raw in socket:
+            if json.loads(raw)["type"] == "recover":
+                await asyncio.sleep(0.8)
+                await socket.send(json.dumps(sheet))
+
+    async def scenario() -> str:
+        async with serve(handler, "127.0.0.1", 0) as server:
+            port = server.sockets[0].getsockname()[1]
+            run = loadgen.Run(loadgen.options_parse(
+                ["--credentials", "unused.csv", "--base-url", f"http://127.0.0.1:{port}", "--attempts", "1"]
+            ))  # fmt: skip
+            examinee = loadgen.Examinee(run, loadgen.Credential("DEMO", "DEMO-G001", "DEMO-E00001", "x"), 0)
+            run.sessions["DEMO-E00001"] = {"token": "token", "versions": {}}
+            try:
+                await examinee.start()
+                return "ready"
+            except TimeoutError:
+                return "timed out"
+            finally:
+                await examinee.close()
+
+    # when
+    outcome = asyncio.run(scenario())
+
+    # then
+    assert outcome == ("ready" if told else "timed out")
+
+
 def test_a_ramp_step_that_misses_once_is_measured_again_and_two_misses_end_the_ramp():
     # given: the steps of a ramp to 3,000 (within the bound or not; the same N measured again or not)
     decide = loadgen.ramp_decision

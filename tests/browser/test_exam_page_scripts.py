@@ -159,3 +159,54 @@ def test_a_busy_server_is_waited_out_for_the_time_it_gives_without_counting_fail
     assert (busy["failures"], busy["fallback"], busy["state"], busy["busy"]) == (0, False, "connecting", True)
     assert all(390 <= gap <= 600 for gap in busy["gaps"]), busy["gaps"]
     assert (broken["failures"], broken["fallback"]) == (3, True)
+
+
+LINE_SERVER = """async ({ notice }) => {
+  const { Connection } = await import("/static/exam/js/connection.js");
+  window.opened = 0;
+  window.lost = 0;
+  class LineSocket {
+    static OPEN = 1;
+    constructor() {
+      window.opened += 1;
+      this.readyState = 0;
+      setTimeout(() => {
+        this.readyState = 1;
+        if (this.onopen) this.onopen();
+        if (notice) this.onmessage({ data: JSON.stringify(notice) });
+      }, 0);
+    }
+    send() {}
+    close() { this.readyState = 3; }
+  }
+  window.WebSocket = LineSocket;
+  const connection = new Connection({
+    wsUrl: "ws://line.invalid/", syncUrl: "/none", recoverUrl: "/none",
+    onOpen() { connection.request({ type: "recover" }).catch(() => { window.lost += 1; }); },
+    onUnsolicited() {}, onState() {}, random: () => 0.5,
+  });
+  connection.start();
+}"""
+
+
+@pytest.mark.parametrize(
+    "notice", [{"type": "admission.wait", "expectedSeconds": 20}, None], ids=["told-to-wait-in-line", "not-told"]
+)
+def test_a_page_told_it_waits_in_line_waits_that_much_longer_for_its_reply(page, notice):
+    """admission.wait {expectedSeconds: 20} right after the open: the unanswered recover is given up only
+    after 20 s × 1.5 + the usual 10 s, so at 30 s the page still waits on its first socket and at 45 s it
+    has reconnected; without the notice it reconnects after the usual 10 s."""
+    # given
+    page.clock.install()
+    page.evaluate(LINE_SERVER, {"notice": notice})
+    # when
+    page.clock.run_for(30_000)
+    at_30 = page.evaluate("[window.opened, window.lost]")
+    page.clock.run_for(15_000)
+    at_45 = page.evaluate("[window.opened, window.lost]")
+    # then
+    if notice:
+        assert at_30 == [1, 0]  # still waiting on the first socket
+    else:
+        assert at_30[0] >= 2 and at_30[1] >= 1  # given up after 10 s, as always
+    assert at_45[0] >= 2 and at_45[1] >= 1

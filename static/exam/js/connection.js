@@ -12,7 +12,9 @@ function csrfToken() {
 // and in order, so replies are matched to requests first in, first out (and by `seq` where the
 // reply carries one); `answer.committed`, `exam.state` and `exam.clock` are unsolicited doorbells.
 // A server letting examinees in a few at a time refuses a socket with SYS-005 {retryAfter} and the
-// close code 4503 (answers/admission.py): the page waits that long, says so, and counts no failure.
+// close code 4503 (answers/admission.py): the page waits that long, says so, and counts no failure;
+// one that lets the socket wait in line first says so (admission.wait), and the page waits longer
+// for its replies.
 
 export const UNSOLICITED = new Set(["answer.committed", "exam.state", "exam.clock"]);
 const FALLBACK_AFTER_FAILURES = 3;
@@ -96,6 +98,7 @@ export class Connection {
       return;
     }
     this.socket = socket;
+    this.patientUntil = 0;
     let answered = false;
     let busyRetryAfter = null;
     socket.onopen = () => {
@@ -111,6 +114,10 @@ export class Connection {
         message = JSON.parse(event.data);
       } catch (error) {
         message = null;
+      }
+      if (message && message.type === "admission.wait") {
+        this._bePatient(Number(message.expectedSeconds) || 0);
+        return;
       }
       if (message && message.type === "error" && message.code === BUSY_CODE) {
         busyRetryAfter = message.retryAfter; // the close (4503) follows
@@ -233,13 +240,27 @@ export class Connection {
       return Promise.reject(new ConnectionLost("not connected"));
     }
     return new Promise((resolve, reject) => {
-      const waiting = { resolve, reject, sentAt: Date.now(), timer: null };
-      waiting.timer = setTimeout(() => {
-        if (this.socket === socket) this.reconnect();
-      }, REPLY_TIMEOUT_MS);
+      const waiting = { resolve, reject, sentAt: Date.now(), timer: null, socket };
+      this._arm(waiting);
       this.pending.push(waiting);
       socket.send(JSON.stringify(message));
     });
+  }
+
+  /** A reply not in within REPLY_TIMEOUT_MS (more while the server said we wait in line) means a dead link. */
+  _arm(waiting) {
+    clearTimeout(waiting.timer);
+    const delay = Math.max(REPLY_TIMEOUT_MS, (this.patientUntil || 0) - Date.now() + REPLY_TIMEOUT_MS);
+    waiting.timer = setTimeout(() => {
+      if (this.socket === waiting.socket) this.reconnect();
+    }, delay);
+  }
+
+  /** The server let this socket wait in line for about `seconds` (admission.wait): wait for its replies
+   * that much longer (half again, for the estimate), the ones asked and the ones still to ask. */
+  _bePatient(seconds) {
+    this.patientUntil = Date.now() + Math.min(BUSY_WAIT_MAX_MS, seconds * 1500);
+    for (const waiting of this.pending) this._arm(waiting);
   }
 
   async _httpRequest(message) {
