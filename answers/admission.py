@@ -12,12 +12,12 @@ The gate keeps that work short and in order, as a doorman does:
   `recover` waits in the socket's inbox) and are told so with the wait to expect
   (`admission.wait`), so that the page waits that much longer for its reply;
 - a newcomer whose expected wait (the queue over the gate's rate: its places over the time recent
-  examinees took to get ready) is over `max_wait` seconds is refused at once with SYS-005 and a `retryAfter`, then the
-  close code 4503 (from the private 4xxx range: autobahn, under daphne, refuses to send 1013 "try
-  again later"). The retry times handed out are spread at that same rate (each refusal is told the
-  moment after the queue and the others told before it), so the refused come back as the queue
-  empties instead of all together. A refused page waits that long without counting a failure
-  (static/exam/js/connection.js).
+  examinees took to get ready) is over `max_wait` seconds is refused at once with SYS-005 and a
+  `retryAfter`, then the close code 4503 (from the private 4xxx range: autobahn, under daphne,
+  refuses to send 1013 "try again later"). The retry times handed out are spread at that same rate
+  (each refusal is told the moment after the queue and the others told before it), so the refused
+  come back as the queue empties instead of all together. A refused page waits that long without
+  counting a failure (static/exam/js/connection.js).
 
 One gate per event loop (the process's ASGI loop; tests run several loops one after the other).
 """
@@ -59,7 +59,6 @@ class AdmissionGate:
         self.waiters: deque[asyncio.Future[None]] = deque()
         self.holds: deque[float] = deque(maxlen=HOLDS_KEPT)  # seconds from admission to leave
         self.promised: deque[float] = deque()  # retry times handed out, in rising order
-        self.refused = 0
 
     def rate(self) -> float:
         """Examinees the gate can let through per second when full: its places over the mean time
@@ -70,11 +69,13 @@ class AdmissionGate:
             return float(self.in_flight)
         return self.in_flight / max(0.01, sum(self.holds) / len(self.holds))
 
+    def _has_room(self) -> bool:
+        """A newcomer would be let in at once."""
+        return self.holders < self.in_flight and not self.waiters
+
     def queue_wait(self) -> float:
         """0 when a newcomer would be let in at once, else the wait it can expect in line."""
-        if self.holders < self.in_flight and not self.waiters:
-            return 0.0
-        return self.expected_wait()
+        return 0.0 if self._has_room() else self.expected_wait()
 
     def expected_wait(self) -> float:
         """Seconds a newcomer would wait: everybody queued ahead, at the gate's rate."""
@@ -83,12 +84,11 @@ class AdmissionGate:
     async def enter(self) -> float:
         """Return the time admitted, once admitted (the caller then owes one `leave` with it); raise
         AdmissionRefused instead when the wait would be over `max_wait` seconds."""
-        if self.holders < self.in_flight and not self.waiters:
+        if self._has_room():
             self.holders += 1
             return self.clock()
-        wait = self.expected_wait()
-        if wait > self.max_wait:
-            raise AdmissionRefused(self._retry_after(wait))
+        if self.expected_wait() > self.max_wait:
+            raise AdmissionRefused(self._retry_after())
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiters.append(waiter)
         try:
@@ -112,7 +112,7 @@ class AdmissionGate:
                 return
         self.holders = max(0, self.holders - 1)
 
-    def _retry_after(self, wait: float) -> float:
+    def _retry_after(self) -> float:
         """The moment after everybody queued and everybody told to come back before: as many
         places later as are promised and not yet due, at the gate's rate. A refused page that
         comes back and is refused again holds no old promise any more (its time has passed), so
@@ -120,11 +120,9 @@ class AdmissionGate:
         now = self.clock()
         while self.promised and self.promised[0] <= now:
             self.promised.popleft()
-        at = now + max(wait, (len(self.waiters) + 1 + len(self.promised)) / self.rate())
-        at = min(at, now + RETRY_AFTER_MAX_SECONDS)
-        self.promised.append(max(at, self.promised[-1]) if self.promised else at)
-        self.refused += 1
-        return round(at - now, 1)
+        wait = min(RETRY_AFTER_MAX_SECONDS, (len(self.waiters) + 1 + len(self.promised)) / self.rate())
+        self.promised.append(max(now + wait, self.promised[-1]) if self.promised else now + wait)
+        return round(wait, 1)
 
 
 _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AdmissionGate] = weakref.WeakKeyDictionary()

@@ -82,6 +82,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
     # When this socket took its place at the process's admission gate (answers.admission), while it
     # holds it: from the connect until the first recover reply, the socket's close, or HOLD_SECONDS.
     admitted_at: float | None = None
+    admission_hold: asyncio.TimerHandle | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """channels' dispatch without its hop to the database thread before every message
@@ -148,9 +149,8 @@ class ExamConsumer(AsyncWebsocketConsumer):
         admitted_at, self.admitted_at = self.admitted_at, None
         if admitted_at is None:
             return
-        hold = getattr(self, "admission_hold", None)
-        if hold is not None:
-            hold.cancel()
+        if self.admission_hold is not None:
+            self.admission_hold.cancel()
         admission_gate().leave(admitted_at)
 
     async def disconnect(self, code: int) -> None:

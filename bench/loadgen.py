@@ -38,6 +38,7 @@ import random
 import sys
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -405,7 +406,7 @@ class Examinee:
         if not self.run.stop.is_set():
             self.wake.clear()
 
-    async def connect_ready(self, on_open: Any = None) -> None:
+    async def connect_ready(self, on_open: Callable[[], None] | None = None) -> None:
         """Connect and `recover`; a socket refused with SYS-005 is waited out for the retryAfter given
         (with a tenth of jitter either way, as the page does) and is not counted as a failure."""
         while True:

@@ -29,6 +29,19 @@ def database_urls(settings) -> tuple[str, str]:
     return f"{server}/postgres", f"{server}/{db['NAME']}"
 
 
+RECOVER_SHEET = {"type": "recover.result", "testCode": "DEMO-P1", "answers": {}, "versions": {},
+                 "questions": [{"id": "DEMO-P1-Q01", "type": "SHORT_ANSWER", "maxLength": 200}]}  # fmt: skip
+
+
+def local_examinee(port: int, *options: str) -> loadgen.Examinee:
+    """A generator page with a cached sign-in (no HTTP), speaking to a test server on `port`."""
+    run = loadgen.Run(loadgen.options_parse(
+        ["--credentials", "unused.csv", "--base-url", f"http://127.0.0.1:{port}", *options]
+    ))  # fmt: skip
+    run.sessions["DEMO-E00001"] = {"token": "token", "versions": {}}
+    return loadgen.Examinee(run, loadgen.Credential("DEMO", "DEMO-G001", "DEMO-E00001", "x"), 0)
+
+
 def generator_examinee(questions: list[loadgen.Question]) -> loadgen.Examinee:
     run = loadgen.Run(loadgen.options_parse(["--credentials", "unused.csv"]))
     examinee = loadgen.Examinee(run, loadgen.Credential("DEMO", "DEMO-G001", "DEMO-E00001", "unused"), 0)
@@ -196,8 +209,6 @@ def test_loadgen_page_reconnects_when_its_socket_closes_and_records_it():
 
     from websockets.asyncio.server import serve
 
-    sheet = {"type": "recover.result", "testCode": "DEMO-P1", "answers": {}, "versions": {},
-             "questions": [{"id": "DEMO-P1-Q01", "type": "SHORT_ANSWER", "maxLength": 200}]}  # fmt: skip
     connections: list[list[dict]] = []
 
     async def handler(socket):
@@ -207,7 +218,7 @@ def test_loadgen_page_reconnects_when_its_socket_closes_and_records_it():
             message = json.loads(raw)
             received.append(message)
             if message["type"] == "recover":
-                await socket.send(json.dumps(sheet))
+                await socket.send(json.dumps(RECOVER_SHEET))
             elif message["type"] == "answer.sync" and len(connections) == 1:
                 await socket.close()  # the first server dies with this save unanswered
                 return
@@ -220,13 +231,9 @@ def test_loadgen_page_reconnects_when_its_socket_closes_and_records_it():
     async def scenario() -> tuple[loadgen.Run, float]:
         async with serve(handler, "127.0.0.1", 0) as server:
             port = server.sockets[0].getsockname()[1]
-            run = loadgen.Run(loadgen.options_parse(
-                ["--credentials", "unused.csv", "--base-url", f"http://127.0.0.1:{port}", "--interval", "30",
-                 "--heartbeat", "60", "--attempts", "3"]
-            ))  # fmt: skip
-            examinee = loadgen.Examinee(run, loadgen.Credential("DEMO", "DEMO-G001", "DEMO-E00001", "x"), 0)
+            examinee = local_examinee(port, "--interval", "30", "--heartbeat", "60", "--attempts", "3")
+            run = examinee.run
             run.examinees.append(examinee)
-            run.sessions["DEMO-E00001"] = {"token": "token", "versions": {}}
             await examinee.start()
             try:
                 await examinee.sync()  # unanswered: the server closes the socket
@@ -272,8 +279,6 @@ def test_loadgen_waits_out_a_busy_server_for_the_time_it_gives_without_an_error(
 
     from websockets.asyncio.server import serve
 
-    sheet = {"type": "recover.result", "testCode": "DEMO-P1", "answers": {}, "versions": {},
-             "questions": [{"id": "DEMO-P1-Q01", "type": "SHORT_ANSWER", "maxLength": 200}]}  # fmt: skip
     opened: list[float] = []
 
     async def handler(socket):
@@ -284,19 +289,15 @@ def test_loadgen_waits_out_a_busy_server_for_the_time_it_gives_without_an_error(
             return
         async for raw in socket:
             if json.loads(raw)["type"] == "recover":
-                await socket.send(json.dumps(sheet))
+                await socket.send(json.dumps(RECOVER_SHEET))
 
     async def scenario() -> loadgen.Run:
         async with serve(handler, "127.0.0.1", 0) as server:
             port = server.sockets[0].getsockname()[1]
-            run = loadgen.Run(loadgen.options_parse(
-                ["--credentials", "unused.csv", "--base-url", f"http://127.0.0.1:{port}", "--attempts", "1"]
-            ))  # fmt: skip
-            examinee = loadgen.Examinee(run, loadgen.Credential("DEMO", "DEMO-G001", "DEMO-E00001", "x"), 0)
-            run.sessions["DEMO-E00001"] = {"token": "token", "versions": {}}
+            examinee = local_examinee(port, "--attempts", "1")
             await examinee.start()
             await examinee.close()
-            return run
+            return examinee.run
 
     # when
     run = asyncio.run(scenario())
@@ -322,8 +323,6 @@ def test_loadgen_waits_longer_for_a_reply_when_told_it_waits_in_line(monkeypatch
     from websockets.asyncio.server import serve
 
     monkeypatch.setattr(loadgen, "REPLY_TIMEOUT_SECONDS", 0.3)
-    sheet = {"type": "recover.result", "testCode": "DEMO-P1", "answers": {}, "versions": {},
-             "questions": [{"id": "DEMO-P1-Q01", "type": "SHORT_ANSWER", "maxLength": 200}]}  # fmt: skip
 
     async def handler(socket):
         if told:
@@ -331,16 +330,12 @@ def test_loadgen_waits_longer_for_a_reply_when_told_it_waits_in_line(monkeypatch
         async for raw in socket:
             if json.loads(raw)["type"] == "recover":
                 await asyncio.sleep(0.8)
-                await socket.send(json.dumps(sheet))
+                await socket.send(json.dumps(RECOVER_SHEET))
 
     async def scenario() -> str:
         async with serve(handler, "127.0.0.1", 0) as server:
             port = server.sockets[0].getsockname()[1]
-            run = loadgen.Run(loadgen.options_parse(
-                ["--credentials", "unused.csv", "--base-url", f"http://127.0.0.1:{port}", "--attempts", "1"]
-            ))  # fmt: skip
-            examinee = loadgen.Examinee(run, loadgen.Credential("DEMO", "DEMO-G001", "DEMO-E00001", "x"), 0)
-            run.sessions["DEMO-E00001"] = {"token": "token", "versions": {}}
+            examinee = local_examinee(port, "--attempts", "1")
             try:
                 await examinee.start()
                 return "ready"

@@ -3,6 +3,7 @@ Celery workers and daphne as subprocesses, and a TCP proxy that can cut the data
 
 from __future__ import annotations
 
+import json
 import os
 import selectors
 import signal
@@ -14,8 +15,10 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 import psutil
 from django.conf import settings
+from websockets.sync.client import connect
 
 from exam_platform.embedded import free_port, port_is_open
 
@@ -133,6 +136,32 @@ def daphne(port: int, env: dict[str, str], log_dir: Path, name: str = "daphne") 
         assert time.monotonic() < deadline and server.process.poll() is None, server.log_path.read_text()
         time.sleep(0.1)
     return server
+
+
+def examinee_sign_in(port: int, examinee, access_code: str) -> str:
+    """The examinee's token from the live server's sign-in (POST /api/v1/examinee/login)."""
+    credentials = {"planId": examinee.plan_id, "examineeId": examinee.pk, "accessCode": access_code}
+    login = httpx.post(f"http://127.0.0.1:{port}/api/v1/examinee/login", json=credentials)
+    assert login.status_code == 200, login.text
+    return login.json()["token"]
+
+
+def exam_socket_open(port: int, token: str):
+    """An open `/ws/exam/` socket on the live server (retried for up to 30 s while it starts)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            url = f"ws://127.0.0.1:{port}/ws/exam/?token={token}"
+            return connect(url, origin=f"http://127.0.0.1:{port}", open_timeout=5)
+        except OSError:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+
+
+def exam_socket_request(ws, message: dict) -> dict:
+    """Send one message and return the next frame (the server answers every message once, in order)."""
+    ws.send(json.dumps(message))
+    return json.loads(ws.recv(timeout=10))
 
 
 class TcpProxy:

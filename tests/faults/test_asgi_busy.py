@@ -3,7 +3,6 @@ retryAfter and the close code 4503, and lets the next one in once the examinee a
 
 import json
 
-import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -12,8 +11,7 @@ from exam_platform.embedded import free_port
 from monitoring.messages import Msg
 from plans.services.access import examinee_access_codes_issue
 from proctoring.models import SocketSession
-from tests.faults.harness import daphne, process_env
-from tests.faults.test_asgi_restart import _open_socket, _request
+from tests.faults.harness import daphne, exam_socket_open, exam_socket_request, examinee_sign_in, process_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -28,19 +26,16 @@ def test_a_full_gate_refuses_with_sys_005_and_4503_over_daphne(private_redis, tm
     env = process_env(redis_url=private_redis.url, EXAM_ADMISSION_IN_FLIGHT="1", EXAM_ADMISSION_MAX_WAIT_SECONDS="0.5")
     server = daphne(port, env, tmp_path, "daphne-busy")
     try:
-        credentials = {"planId": examinee.plan_id, "examineeId": examinee.pk, "accessCode": code}
-        login = httpx.post(f"http://127.0.0.1:{port}/api/v1/examinee/login", json=credentials)
-        assert login.status_code == 200, login.text
-        token = login.json()["token"]
-        first = _open_socket(port, token)
+        token = examinee_sign_in(port, examinee, code)
+        first = exam_socket_open(port, token)
         # when
         refused = connect(f"ws://127.0.0.1:{port}/ws/exam/?token={token}", origin=f"http://127.0.0.1:{port}")
         busy = json.loads(refused.recv(timeout=10))
         with pytest.raises(ConnectionClosed) as closed:
             refused.recv(timeout=10)
-        first_recovered = _request(first, {"type": "recover"})
-        third = _open_socket(port, token)
-        third_recovered = _request(third, {"type": "recover"})
+        first_recovered = exam_socket_request(first, {"type": "recover"})
+        third = exam_socket_open(port, token)
+        third_recovered = exam_socket_request(third, {"type": "recover"})
         # then
         assert (busy["code"], busy["name"]) == (Msg.SYSTEM_BUSY.code, "SYSTEM_BUSY")
         assert 0 < busy["retryAfter"] <= 60

@@ -63,6 +63,8 @@ export class Connection {
     this.random = random;
     // When the server said it is busy: the time (Date.now()) of the next try, else 0.
     this.busyUntil = 0;
+    // When the server said this socket waits in line: wait for its replies until then, and longer.
+    this.patientUntil = 0;
     window.addEventListener("offline", () => this._goOffline());
     window.addEventListener("online", () => this._comeOnline());
   }
@@ -250,7 +252,7 @@ export class Connection {
   /** A reply not in within REPLY_TIMEOUT_MS (more while the server said we wait in line) means a dead link. */
   _arm(waiting) {
     clearTimeout(waiting.timer);
-    const delay = Math.max(REPLY_TIMEOUT_MS, (this.patientUntil || 0) - Date.now() + REPLY_TIMEOUT_MS);
+    const delay = Math.max(REPLY_TIMEOUT_MS, this.patientUntil - Date.now() + REPLY_TIMEOUT_MS);
     waiting.timer = setTimeout(() => {
       if (this.socket === waiting.socket) this.reconnect();
     }, delay);
