@@ -36,6 +36,7 @@ from proctoring.models import SocketSession
 from proctoring.services import ClientInfo, socket_session_close
 
 from .admission import HOLD_SECONDS, AdmissionRefused, admission_gate
+from .api.authentication import examinee_cookie_token
 from .keys import answer_committed_channel, examinee_channel_group
 from .selectors import ExamineeContext, examinee_context_get
 from .services.protocol import answer_sync_validate, message_parse
@@ -164,12 +165,9 @@ class ExamConsumer(AsyncWebsocketConsumer):
             await db_async(socket_session_close)(socket_id=self.socket_id)
 
     def _socket_open(self, token: str, info: ClientInfo) -> tuple[Examinee, SocketSession, ExamineeContext]:
-        """In the database thread: the page's token (from the URL, else its session, read lazily
-        here because loading a session is a query), the recorded socket, and the context read
-        after the state epochs (as _context_read does)."""
-        if not token:
-            session = self.scope.get("session")
-            token = session.get("examinee_token", "") if session is not None else ""
+        """In the database thread: the page's token (from the URL, else its cookie), the recorded
+        socket, and the context read after the state epochs (as _context_read does)."""
+        token = token or examinee_cookie_token(self.scope.get("cookies", {}))
         examinee, socket = examinee_socket_open(token=token, info=info)
         return examinee, socket, self._context_load(examinee.examinee_id, examinee.group_id)
 

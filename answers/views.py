@@ -20,6 +20,8 @@ from django.views.decorators.http import require_GET
 from monitoring.messages import CodedError
 from plans.services.access import examinee_token_examinee_get
 
+from .api.authentication import examinee_cookie_token
+
 LOGIN_STRINGS = {
     "network_error": _("The server cannot be reached. Check the network and try again."),
     "error_http": _("Sign-in failed (HTTP {status}). Please try again."),
@@ -99,7 +101,7 @@ def exam_login_view(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie
 def exam_page_view(request: HttpRequest) -> HttpResponse:
     """The exam page of the signed-in examinee; without a valid sign-in, back to the sign-in page."""
-    token = request.session.get("examinee_token", "")
+    token = examinee_cookie_token(request.COOKIES)
     if not token:
         return redirect("exam-login")
     try:

@@ -1,10 +1,10 @@
 """ASGI entry point: HTTP goes to Django, WebSocket to the Channels routers of the socket apps.
 
-The sockets get the session (lazily: read only by a page that has no token in its URL) but no
-`scope["user"]`: the exam socket authenticates by its examinee token, and channels'
-AuthMiddleware would look the session's user up in the database before every accept, on the
-process's one database thread, which made connects time out under an exam-start herd
-(docs/benchmarks.md). A socket route that needs the Django user wraps itself in AuthMiddleware.
+The sockets get their cookies but no session and no `scope["user"]`: the exam socket
+authenticates by its examinee token (in its URL, else in the cookie the sign-in set), and channels'
+AuthMiddleware would look the session's user up in the database before every accept, which made
+connects time out under an exam-start herd (docs/benchmarks.md). A socket route that needs the
+Django user wraps itself in SessionMiddlewareStack and AuthMiddleware.
 """
 
 import os
@@ -16,13 +16,13 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from channels.sessions import SessionMiddlewareStack  # noqa: E402
+from channels.sessions import CookieMiddleware  # noqa: E402
 
 from exam_platform.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(SessionMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(CookieMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

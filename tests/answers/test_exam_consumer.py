@@ -113,6 +113,29 @@ async def test_invalid_token_gets_a_reason_before_the_close(redis_conn, examinee
     assert closed == {"type": "websocket.close", "code": 4401, "reason": Msg.AUTH_TOKEN_INVALID.code}
 
 
+async def test_the_sign_in_cookie_opens_the_socket_without_a_token_in_the_url(redis_conn, examinee, open_exam, token):
+    """The exam page's socket carries no token in its URL: the cookie the sign-in set names the examinee."""
+    # given
+    cookie = [(b"cookie", f"examinee_token={token}".encode())]
+    communicator = WebsocketCommunicator(application, "/ws/exam/", headers=[*ORIGIN, *cookie])
+    assert (await communicator.connect())[0]
+    # when
+    await communicator.send_json_to({"type": "recover"})
+    reply = await communicator.receive_json_from(timeout=5)
+    # then
+    assert (reply["type"], reply["userId"]) == ("recover.result", examinee.pk)
+    await communicator.disconnect()
+
+
+async def test_without_token_or_cookie_the_socket_is_refused(redis_conn, examinee, open_exam):
+    """No token in the URL and no cookie: AUT-002, close 4401."""
+    communicator = WebsocketCommunicator(application, "/ws/exam/", headers=[*ORIGIN, (b"cookie", b"sessionid=x")])
+    assert (await communicator.connect())[0]
+    reply = await communicator.receive_json_from(timeout=5)
+    closed = await communicator.receive_output(timeout=5)
+    assert (reply["code"], closed["code"]) == (Msg.AUTH_TOKEN_INVALID.code, 4401)
+
+
 async def test_errors_come_in_the_pages_language(redis_conn, examinee, open_exam, token):
     """A page asking for English gets English error messages; Korean is the default."""
     english = WebsocketCommunicator(

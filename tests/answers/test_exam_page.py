@@ -20,12 +20,10 @@ def _json_script(html: str, element_id: str) -> dict:
 
 @pytest.fixture
 def signed_in_client(client, examinee):
-    """A browser session signed in as the fixture examinee (what POST /api/v1/examinee/login leaves)."""
+    """A browser signed in as the fixture examinee (the cookie POST /api/v1/examinee/login leaves)."""
     examinee_access_codes_issue(examinee_ids=[examinee.pk])
     examinee.refresh_from_db()
-    session = client.session
-    session["examinee_token"] = examinee_token_issue(examinee=examinee)
-    session.save()
+    client.cookies["examinee_token"] = examinee_token_issue(examinee=examinee)
     return client
 
 
@@ -65,7 +63,7 @@ def test_language_switch_turns_the_sign_in_page_english(client):
 
 
 def test_exam_page_without_sign_in_goes_to_the_sign_in_page(client):
-    """GET /exam/ without a session sends the browser to the sign-in page."""
+    """GET /exam/ without the sign-in cookie sends the browser to the sign-in page."""
     # when
     response = client.get("/exam/")
     # then
@@ -73,11 +71,9 @@ def test_exam_page_without_sign_in_goes_to_the_sign_in_page(client):
 
 
 def test_exam_page_with_an_ended_token_says_so(client, examinee):
-    """A session whose token no longer verifies goes to the sign-in page, which says the sign-in ended."""
+    """A cookie whose token no longer verifies goes to the sign-in page, which says the sign-in ended."""
     # given
-    session = client.session
-    session["examinee_token"] = "not-a-token"
-    session.save()
+    client.cookies["examinee_token"] = "not-a-token"
     # when
     response = client.get("/exam/")
     page = client.get(response.headers["Location"])

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.contrib.sessions.models import Session
 
 from answers.models import AnswerData, AnswerHistory
 from answers.services.flush import answer_queue_ensure, answer_queue_flush
@@ -26,7 +27,7 @@ def signed_in(client, examinee, open_exam):
 
 
 def test_wrong_code_is_401_with_a_code(client, examinee, open_exam):
-    """A wrong access code gets 401 AUT-001 and no session."""
+    """A wrong access code gets 401 AUT-001 and no cookie."""
     examinee_access_codes_issue(examinee_ids=[examinee.pk])
     response = client.post(
         "/api/v1/examinee/login",
@@ -34,7 +35,54 @@ def test_wrong_code_is_401_with_a_code(client, examinee, open_exam):
         content_type="application/json",
     )
     assert (response.status_code, response.json()["code"]) == (401, Msg.AUTH_INVALID_CREDENTIALS.code)
-    assert "examinee_token" not in client.session
+    assert "examinee_token" not in response.cookies
+
+
+def test_sign_in_sets_the_token_cookie_and_writes_nothing(client, examinee, open_exam):
+    """A sign-in answers the token, sets it as an HttpOnly, SameSite=Lax cookie, is never cached,
+    and writes no row (no django_session: 10,000 sign-ins at an exam's start are reads only)."""
+    # given
+    (_examinee, code), = examinee_access_codes_issue(examinee_ids=[examinee.pk])  # fmt: skip
+    sessions_before = Session.objects.count()
+    # when
+    response = client.post(
+        "/api/v1/examinee/login",
+        {"planId": examinee.plan_id, "examineeId": examinee.pk, "accessCode": code},
+        content_type="application/json",
+    )
+    # then
+    body = response.json()
+    cookie = response.cookies["examinee_token"]
+    assert response.status_code == 200
+    assert (body["examineeId"], body["planId"], body["groupId"]) == (examinee.pk, examinee.plan_id, examinee.group_id)
+    assert cookie.value == body["token"]
+    assert (cookie["httponly"], cookie["samesite"], cookie["path"]) == (True, "Lax", "/")
+    assert "no-store" in response.headers["Cache-Control"]
+    assert Session.objects.count() == sessions_before
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("{", Msg.VALIDATION_MALFORMED.code),
+        (b"\xff\xfe", Msg.VALIDATION_MALFORMED.code),
+        ("", Msg.VALIDATION_SCHEMA.code),
+        ("[1, 2]", Msg.VALIDATION_SCHEMA.code),
+        ('{"planId": "P", "examineeId": "E"}', Msg.VALIDATION_SCHEMA.code),
+        ('{"planId": "P", "examineeId": "E", "accessCode": "' + "x" * 65 + '"}', Msg.VALIDATION_SCHEMA.code),
+    ],
+)
+def test_bad_sign_in_bodies_are_refused_with_a_code(client, examinee, open_exam, body, code):
+    """A sign-in body that is not JSON, not an object, misses a field or has an overlong one gets a coded 400."""
+    response = client.post("/api/v1/examinee/login", body, content_type="application/json")
+    assert (response.status_code, response.json()["code"]) == (400, code)
+    assert "examinee_token" not in response.cookies
+
+
+def test_sign_in_is_post_only(client):
+    """GET on the sign-in address is 405 with the allowed method named."""
+    response = client.get("/api/v1/examinee/login")
+    assert (response.status_code, response.headers["Allow"]) == (405, "POST")
 
 
 def test_sync_then_recover_over_http_round_trip(client, redis_conn, examinee, open_exam, questions, signed_in):
@@ -79,16 +127,16 @@ def test_bad_http_bodies_are_refused_with_a_code(
 
 
 def test_no_token_is_401(client, examinee, open_exam):
-    """Without a token or session the fallback refuses with AUT-002."""
+    """Without a token or cookie the fallback refuses with AUT-002."""
     response = client.get("/api/v1/answers/recover")
     assert (response.status_code, response.json()["code"]) == (401, Msg.AUTH_TOKEN_INVALID.code)
 
 
-def test_session_fallback_needs_the_csrf_token(redis_conn, examinee, open_exam, questions):
-    """With the session cookie only, a sync without X-CSRFToken is refused (AUT-003); with it, accepted."""
+def test_cookie_fallback_needs_the_csrf_token(redis_conn, examinee, open_exam, questions):
+    """With the sign-in cookie only, a sync without X-CSRFToken is refused (AUT-003); with it, accepted."""
     from django.test import Client
 
-    # given: the exam page's session (sign-in sets it) and its CSRF cookie
+    # given: the sign-in cookie and the exam page's CSRF cookie
     browser = Client(enforce_csrf_checks=True)
     (_examinee, code), = examinee_access_codes_issue(examinee_ids=[examinee.pk])  # fmt: skip
     browser.post("/api/v1/examinee/login", {"planId": examinee.plan_id, "examineeId": examinee.pk,
