@@ -54,36 +54,31 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-def _nesting_depth(text: str) -> int:
-    """The deepest bracket nesting outside strings, found without recursion (json.loads recurses)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > MAX_DEPTH:
-                    return deepest
-        elif char in "]}":
-            depth -= 1
-    return deepest
+def _depth_error() -> CodedError:
+    return CodedError(Msg.VALIDATION_TOO_DEEP, detail=f"limit {MAX_DEPTH} levels")
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether a parsed document nests its objects and arrays deeper than MAX_DEPTH, walked without
+    recursion. It visits containers and their items only, so it costs microseconds where a scan of
+    the text cost a loop step per character (30 µs for a 1.2 KB save, ten times that for 15 KB).
+    A document nested too deep for the parser itself raises RecursionError there instead."""
+    stack = [(value, 1)] if type(value) in (dict, list) else []
+    while stack:
+        container, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        for item in container.values() if type(container) is dict else container:
+            if type(item) is dict or type(item) is list:
+                stack.append((item, depth + 1))
+    return False
 
 
 def message_parse(text: str | None, binary: bytes | None = None) -> dict[str, Any]:
     """Parse one client frame into a message dict, or raise CodedError with the reason.
 
-    Checks, in order: binary frame, empty frame, size, nesting depth, JSON syntax (no NaN or
-    Infinity, no duplicate keys, no integer longer than 12 digits), an object with a known `type`.
+    Checks, in order: binary frame, empty frame, size, JSON syntax (no NaN or Infinity, no
+    duplicate keys, no integer longer than 12 digits), nesting depth, an object with a known `type`.
     """
     if binary is not None and text is None:
         raise CodedError(Msg.VALIDATION_BINARY_FRAME)
@@ -91,14 +86,16 @@ def message_parse(text: str | None, binary: bytes | None = None) -> dict[str, An
         raise CodedError(Msg.VALIDATION_EMPTY_FRAME)
     if len(text) > MAX_MESSAGE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
         raise CodedError(Msg.VALIDATION_TOO_LARGE, detail=f"limit {MAX_MESSAGE_BYTES} bytes")
-    if _nesting_depth(text) > MAX_DEPTH:
-        raise CodedError(Msg.VALIDATION_TOO_DEEP, detail=f"limit {MAX_DEPTH} levels")
     try:
         message = json.loads(
             text, parse_constant=_reject_constant, parse_int=_bounded_int, object_pairs_hook=_no_duplicate_keys
         )
-    except (json.JSONDecodeError, RecursionError, ValueError) as exc:
+    except RecursionError:
+        raise _depth_error() from None
+    except (json.JSONDecodeError, ValueError) as exc:
         raise CodedError(Msg.VALIDATION_MALFORMED, detail=str(exc)[:200]) from None
+    if _too_deep(message):
+        raise _depth_error()
     if not isinstance(message, dict):
         raise CodedError(Msg.VALIDATION_SCHEMA, detail="a message is a JSON object")
     message_type = message.get("type")
