@@ -20,6 +20,7 @@ import redis
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest
 from django.utils import timezone, translation
@@ -61,8 +62,7 @@ CONTEXT_FRESH_SECONDS = 2.0
 CONTEXT_STALE_LIMIT_SECONDS = 1800.0
 # An epoch that never matches: the next save reads the context again (the epoch could not be read).
 EPOCH_UNKNOWN = "?"
-RATE_PER_SECOND = 20.0
-RATE_BURST = 60.0
+# Refused in a row (SYS-003, see EXAM_SOCKET_MESSAGES_PER_SECOND) before the socket is closed as a flood.
 FLOOD_CLOSE_AFTER = 200
 
 
@@ -84,6 +84,11 @@ class ExamConsumer(AsyncWebsocketConsumer):
     # holds it: from the connect until the first recover reply, the socket's close, or HOLD_SECONDS.
     admitted_at: float | None = None
     admission_hold: asyncio.TimerHandle | None = None
+    # The socket's message budget, a token bucket (EXAM_SOCKET_MESSAGES_PER_SECOND and _BURST).
+    rate: float = 0.0
+    burst: float = 0.0
+    tokens: float = 0.0
+    refilled: float = 0.0
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """channels' dispatch without its hop to the database thread before every message
@@ -141,7 +146,9 @@ class ExamConsumer(AsyncWebsocketConsumer):
                 await self._send(error.as_reply())
             await self.close(code=4401, reason=error.code)
             return
-        self.tokens = RATE_BURST
+        self.rate = settings.EXAM_SOCKET_MESSAGES_PER_SECOND
+        self.burst = settings.EXAM_SOCKET_MESSAGES_BURST
+        self.tokens = self.burst
         self.refilled = time.monotonic()
         self.refused_in_row = 0
 
@@ -378,7 +385,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
 
     def _take_token(self) -> bool:
         now = time.monotonic()
-        self.tokens = min(RATE_BURST, self.tokens + (now - self.refilled) * RATE_PER_SECOND)
+        self.tokens = min(self.burst, self.tokens + (now - self.refilled) * self.rate)
         self.refilled = now
         if self.tokens < 1:
             return False

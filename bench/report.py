@@ -718,10 +718,11 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
         lines += [
             f"{fmt(size)} examinees start together (no pacing): sign-in over HTTP, socket, `recover`.",
             "",
-            "| daphne processes | examinees | all ready after (s) | per examinee p50 / p99 (s) | recover p99 (ms) "
+            "| daphne processes | examinees | all ready after (s) | per examinee p50 / p99 (s) "
+            "| of which signed in p50 / p99 (s) | recover p99 (ms) "
             "| told to come back (SYS-005), mean wait (s) "
             "| errors while starting | daphne CPU % while starting | PostgreSQL CPU % |",
-            "| ---: | ---: | ---: | --- | ---: | --- | --- | ---: | ---: |",
+            "| ---: | ---: | ---: | --- | --- | ---: | --- | --- | ---: | ---: |",
         ]
         for run in herds:
             servers = run.get("servers_after_ready") or {}
@@ -729,6 +730,7 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
                 f"| {run.get('processes', 1)} | {fmt(run.get('examinees'))} ({fmt(run.get('ready'))} ready) "
                 f"| {fmt(run.get('ready_seconds'), 1)} "
                 f"| {fmt(run.get('ready_p50_s'), 2)} / {fmt(run.get('ready_p99_s'), 2)} "
+                f"| {fmt(run.get('signed_in_p50_s'), 2)} / {fmt(run.get('signed_in_p99_s'), 2)} "
                 f"| {fmt(run.get('recover_p99_ms'))} "
                 f"| {busy_text(run.get('counts') or {})} "
                 f"| {errors_text(run.get('errors_while_starting'))} "
@@ -795,7 +797,9 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
             + (", pinned to CPU 0; the load generator pinned to CPU 1; Redis, PostgreSQL and Celery unpinned." if
                compare.get("pinned") else "."),
             f"Closed loop: {fmt(compare.get('connections'))} sockets, each sending its next `answer.sync` as soon",
-            "as the previous one is answered; the rounds alternate echo, ours, naive.",
+            "as the previous one is answered; the rounds alternate echo, ours, naive. The exam socket's flood",
+            "limit (`EXAM_SOCKET_MESSAGES_PER_SECOND`, 20 a second: SYS-003) is lifted for this server, or",
+            "it, not the cost of a save, would set our path's rate (runs before 2026-11-25 were capped by it).",
             "",
             "| design | messages/s per round | median | ack p50 / p99 (ms), median round | daphne CPU % "
             "| generator CPU % "

@@ -120,6 +120,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # (answers.admission, SYS-005).
 EXAM_ADMISSION_IN_FLIGHT = env.int("EXAM_ADMISSION_IN_FLIGHT", default=24)
 EXAM_ADMISSION_MAX_WAIT_SECONDS = env.float("EXAM_ADMISSION_MAX_WAIT_SECONDS", default=6.0)
+# Messages an exam socket may send per second on average, and at once (a token bucket); more are
+# answered SYS-003 and, after 200 refused in a row, the socket is closed. A page sends one save
+# every 5 s and a heartbeat every 20-30 s, a reconnecting page its journal in one burst.
+EXAM_SOCKET_MESSAGES_PER_SECOND = env.float("EXAM_SOCKET_MESSAGES_PER_SECOND", default=20.0)
+EXAM_SOCKET_MESSAGES_BURST = env.float("EXAM_SOCKET_MESSAGES_BURST", default=60.0)
 
 # Auth ------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,5 +1,6 @@
 """The examinee socket on the real ASGI router: one reply per message, coded errors, acks and recovery."""
 
+import asyncio
 import json
 
 import pytest
@@ -134,6 +135,28 @@ async def test_without_token_or_cookie_the_socket_is_refused(redis_conn, examine
     reply = await communicator.receive_json_from(timeout=5)
     closed = await communicator.receive_output(timeout=5)
     assert (reply["code"], closed["code"]) == (Msg.AUTH_TOKEN_INVALID.code, 4401)
+
+
+async def test_a_socket_over_its_message_budget_is_answered_sys003_and_then_served_again(
+    redis_conn, examinee, open_exam, token, settings
+):
+    """Over the burst, a message is refused with SYS-003 (one reply each, nothing done); once the bucket
+    refills, the socket is served again."""
+    # given: a budget of 3 at once, 1 a second
+    settings.EXAM_SOCKET_MESSAGES_BURST = 3
+    settings.EXAM_SOCKET_MESSAGES_PER_SECOND = 1
+    communicator = await exam_socket_connect(token)
+    # when: five heartbeats at once, then one after the refill
+    for _ in range(5):
+        await communicator.send_json_to({"type": "heartbeat"})
+    replies = [(await communicator.receive_json_from(timeout=5)).get("code", "ack") for _ in range(5)]
+    await asyncio.sleep(1.1)
+    await communicator.send_json_to({"type": "heartbeat"})
+    later = await communicator.receive_json_from(timeout=5)
+    # then
+    assert replies == ["ack", "ack", "ack", Msg.SYSTEM_RATE_LIMITED.code, Msg.SYSTEM_RATE_LIMITED.code]
+    assert later["type"] == "heartbeat.ack"
+    await communicator.disconnect()
 
 
 async def test_errors_come_in_the_pages_language(redis_conn, examinee, open_exam, token):
