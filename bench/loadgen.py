@@ -135,6 +135,7 @@ class Stats:
     commit_lag: list[tuple[float, float]] = field(default_factory=list)  # (when rung, lag s)
     recover: list[float] = field(default_factory=list)
     ready: list[float] = field(default_factory=list)  # per examinee: sign-in to recovered, s
+    signed_in: list[float] = field(default_factory=list)  # per examinee: start to signed in, s
     ready_at: list[float] = field(default_factory=list)  # when each examinee was recovered
     errors: Counter = field(default_factory=Counter)
     error_log: deque = field(default_factory=lambda: deque(maxlen=20))
@@ -382,6 +383,7 @@ class Examinee:
             self.versions = dict(cached.get("versions", {}))
         else:
             await self.sign_in()
+            self.run.stats.signed_in.append(time.perf_counter() - began)
         if cached and self.run.options.target != "exam" and cached.get("questions"):
             await self.connect()
             self.sheet_load(cached)
@@ -970,6 +972,8 @@ class Run:
             "ready_seconds": round(took, 2),
             "ready_p50_s": round(percentile(self.stats.ready, 0.5) or 0, 3),
             "ready_p99_s": round(percentile(self.stats.ready, 0.99) or 0, 3),
+            "signed_in_p50_s": round(percentile(self.stats.signed_in, 0.5) or 0, 3),
+            "signed_in_p99_s": round(percentile(self.stats.signed_in, 0.99) or 0, 3),
             "recover_p99_ms": ms(percentile(self.stats.recover, 0.99)),
             "errors_while_starting": dict(self.stats.errors),
             "ready_times": [round(value, 3) for value in self.stats.ready],

@@ -200,7 +200,11 @@ def test_the_herd_shows_each_number_of_processes_and_holds_only_if_one_run_of_10
             "scenarios": {
                 "herd": _herd_run(examinees, examinees - 700, 58.4, 1, {"START-FAILED": 700}),
                 # the second came after the admission gate: 40 sockets were told to come back, 2.5 s each
-                "herd_processes": [{**_herd_run(examinees, examinees, 34.6, 2, {}), "counts": busy}],
+                # and it timed the sign-ins (runs before that show "–")
+                "herd_processes": [
+                    {**_herd_run(examinees, examinees, 34.6, 2, {}), "counts": busy,
+                     "signed_in_p50_s": 8.2, "signed_in_p99_s": 20.1},
+                ],
             },
         }  # fmt: skip
 
@@ -208,8 +212,13 @@ def test_the_herd_shows_each_number_of_processes_and_holds_only_if_one_run_of_10
     small, full = section_text(results(2000), {}), section_text(results(10000), {})
 
     # then
-    assert "| 1 | 2,000 (1,300 ready) | 58.4 | 56.40 / 57.90 | 900 | – | START-FAILED ×700 | 80.0 | 20.0 |" in small
-    assert "| 2 | 2,000 (2,000 ready) | 34.6 | 32.60 / 34.10 | 900 | 40, 2.5 | 0 | 160.0 | 20.0 |" in small
+    assert (
+        "| 1 | 2,000 (1,300 ready) | 58.4 | 56.40 / 57.90 | – / – | 900 | – | START-FAILED ×700 | 80.0 | 20.0 |"
+        in small
+    )
+    assert (
+        "| 2 | 2,000 (2,000 ready) | 34.6 | 32.60 / 34.10 | 8.20 / 20.10 | 900 | 40, 2.5 | 0 | 160.0 | 20.0 |" in small
+    )
     assert "daphne × 2: 2,000 of 2,000 in 34.6 s, errors 0 | **not shown** (herd of 2,000) |" in small
     assert "daphne × 2: 10,000 of 10,000 in 34.6 s, errors 0 | **holds** |" in full
 
