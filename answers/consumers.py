@@ -27,22 +27,20 @@ from django.utils import timezone, translation
 
 from exam_platform.db import db_async
 from exam_platform.fanout import fanout
-from exam_platform.redis import redis_async_client, redis_client
+from exam_platform.redis import redis_async_client
 from monitoring.messages import CodedError, Msg
 from monitoring.services.client_logs import LogOwner, client_log_enqueue
-from plans.models import Examinee
 from plans.services.lifecycle import exam_examinee_epoch_key, exam_group_channel_name, exam_group_epoch_key
 from proctoring.heartbeats import heartbeat_batch
-from proctoring.models import SocketSession
 from proctoring.services import ClientInfo, socket_session_close
 
 from .admission import HOLD_SECONDS, AdmissionRefused, admission_gate
 from .api.authentication import examinee_cookie_token
+from .connects import EPOCH_UNKNOWN, connect_batch, epoch_format, examinee_contexts_load
 from .keys import answer_committed_channel, examinee_channel_group
-from .selectors import ExamineeContext, examinee_context_get
+from .selectors import ExamineeContext
 from .services.protocol import answer_sync_validate, message_parse
 from .services.recovery import answer_recover
-from .services.session import examinee_socket_open
 from .services.submit import answer_sheet_submit
 from .services.sync import ContextOutdated, answer_sync_apply_async
 from .tasks import answer_queue_flush_task
@@ -60,16 +58,8 @@ CONTEXT_FRESH_SECONDS = 2.0
 # lifecycle change can commit meanwhile, and the deadline is checked locally, so the context stays
 # right; the bound only keeps a forgotten outage from running on for ever).
 CONTEXT_STALE_LIMIT_SECONDS = 1800.0
-# An epoch that never matches: the next save reads the context again (the epoch could not be read).
-EPOCH_UNKNOWN = "?"
 # Refused in a row (SYS-003, see EXAM_SOCKET_MESSAGES_PER_SECOND) before the socket is closed as a flood.
 FLOOD_CLOSE_AFTER = 200
-
-
-def _epoch_format(values: list[bytes | None]) -> str:
-    """The (group, examinee) epochs as SYNC_APPLY compares them: "<group>|<examinee>"."""
-    group, examinee = values
-    return f"{(group or b'0').decode()}|{(examinee or b'0').decode()}"
 
 
 class ExamConsumer(AsyncWebsocketConsumer):
@@ -128,15 +118,18 @@ class ExamConsumer(AsyncWebsocketConsumer):
 
     async def _connect_admitted(self) -> None:
         token = parse_qs(self.scope.get("query_string", b"").decode()).get("token", [""])[0]
+        token = token or examinee_cookie_token(self.scope.get("cookies", {}))
         try:
-            # One trip to a database thread: the token, the socket's row, the state epochs, then
-            # the context. The doorbells are joined after: a change in between shows as a moved
-            # epoch at the next save or heartbeat, so no state is missed, only a ring.
-            examinee, socket, self.context = await db_async(self._socket_open)(token, self._client_info())
-            self.examinee_id = examinee.examinee_id
-            self.group_id = examinee.group_id
-            self.socket_id = socket.socket_id
-            self.groups = [examinee_channel_group(self.examinee_id), exam_group_channel_name(examinee.group_id)]
+            # One trip to a database thread with the other connects of the moment (answers.connects):
+            # the token, the socket's row, the state epochs, then the context. The doorbells are
+            # joined after: a change in between shows as a moved epoch at the next save or
+            # heartbeat, so no state is missed, only a ring.
+            ready = await connect_batch().ready(token, self._client_info())
+            self.context = ready.context
+            self.examinee_id = ready.examinee.examinee_id
+            self.group_id = ready.examinee.group_id
+            self.socket_id = ready.socket.socket_id
+            self.groups = [examinee_channel_group(self.examinee_id), exam_group_channel_name(self.group_id)]
             await asyncio.gather(
                 *(self.channel_layer.group_add(group, self.channel_name) for group in self.groups),
                 fanout(answer_committed_channel()).join(self.examinee_id, self._committed),
@@ -171,26 +164,12 @@ class ExamConsumer(AsyncWebsocketConsumer):
             heartbeat_batch().forget(self.socket_id)
             await db_async(socket_session_close)(socket_id=self.socket_id)
 
-    def _socket_open(self, token: str, info: ClientInfo) -> tuple[Examinee, SocketSession, ExamineeContext]:
-        """In the database thread: the page's token (from the URL, else its cookie), the recorded
-        socket, and the context read after the state epochs (as _context_read does)."""
-        token = token or examinee_cookie_token(self.scope.get("cookies", {}))
-        examinee, socket = examinee_socket_open(token=token, info=info)
-        return examinee, socket, self._context_load(examinee.examinee_id, examinee.group_id)
-
     @staticmethod
     def _context_load(examinee_id: str, group_id: str) -> ExamineeContext:
-        """In the database thread: the state epochs, then the context (a change committed in between
-        shows as a moved epoch at the next save, never as a missed one). The epoch is EPOCH_UNKNOWN
-        when Redis does not answer or the examinee is no longer in `group_id`."""
-        try:
-            epoch = _epoch_format(
-                redis_client().mget(exam_group_epoch_key(group_id), exam_examinee_epoch_key(examinee_id))
-            )
-        except redis.RedisError:
-            epoch = EPOCH_UNKNOWN
-        context = examinee_context_get(examinee_id=examinee_id)
-        context.epoch = epoch if context.group_id == group_id else EPOCH_UNKNOWN
+        """In the database thread: the context read after the state epochs (answers.connects)."""
+        context = examinee_contexts_load([(examinee_id, group_id)]).get(examinee_id)
+        if context is None:
+            raise CodedError(Msg.EXAM_NOT_FOUND, detail=examinee_id)
         return context
 
     def _language(self) -> str:
@@ -347,7 +326,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
             )
         except redis.RedisError:
             return EPOCH_UNKNOWN
-        return _epoch_format(values)
+        return epoch_format(values)
 
     async def _context_read(self) -> ExamineeContext:
         """Read the context (_context_load) and follow the examinee into another group."""

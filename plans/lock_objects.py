@@ -36,6 +36,13 @@ def examinee_group_progress_lock(*, examinee_id: str) -> GroupProgress | None:
     return GroupProgress.objects.select_for_update().filter(pk=Subquery(group_id)).first()
 
 
+def examinees_group_progress_lock(*, examinee_ids: Iterable[str]) -> list[GroupProgress]:
+    """Lock and return the GROUP_PROGRESS rows of several examinees' groups in primary-key order,
+    found and locked in one statement (examinees without a progress row add none)."""
+    group_ids = ExamineeProgress.objects.filter(pk__in=sorted(set(examinee_ids))).values("group_id")
+    return list(GroupProgress.objects.select_for_update().filter(pk__in=Subquery(group_ids)).order_by("pk"))
+
+
 def plan_groups_progress_lock(*, plan_id: str) -> list[GroupProgress]:
     """Lock and return every GROUP_PROGRESS row of a plan, in primary-key order."""
     return list(GroupProgress.objects.select_for_update().filter(plan_id=plan_id).order_by("pk"))

@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
+from monitoring.messages import CodedError
 from plans.services.lifecycle import (
+    ExamineeConnection,
     examinee_connect,
     examinee_disconnect,
+    examinees_connect,
     supervisor_connect,
     supervisor_disconnect,
 )
@@ -42,12 +46,15 @@ class ClientInfo:
     screen: str = ""
 
 
+def _browser(info: ClientInfo) -> str:
+    return f"{info.browser} / {info.os}".strip(" /")
+
+
 def _connect(user_type: str, user_id: str, info: ClientInfo, now: datetime) -> None:
-    browser = f"{info.browser} / {info.os}".strip(" /")
     if user_type == UserType.EXAMINEE:
-        examinee_connect(examinee_id=user_id, ip_addr=info.ip, browser_info=browser, now=now)
+        examinee_connect(examinee_id=user_id, ip_addr=info.ip, browser_info=_browser(info), now=now)
     elif user_type == UserType.SUPERVISOR:
-        supervisor_connect(supervisor_id=user_id, ip_addr=info.ip, browser_info=browser, now=now)
+        supervisor_connect(supervisor_id=user_id, ip_addr=info.ip, browser_info=_browser(info), now=now)
 
 
 def _disconnect_if_last(user_type: str, user_id: str, now: datetime) -> None:
@@ -62,13 +69,10 @@ def _disconnect_if_last(user_type: str, user_id: str, now: datetime) -> None:
         supervisor_disconnect(supervisor_id=user_id, now=now)
 
 
-@transaction.atomic
-def socket_session_open(
-    *, user_type: str, user_id: str, plan_id: str, group_id: str, info: ClientInfo, now: datetime | None = None
+def _session_new(
+    *, user_type: str, user_id: str, plan_id: str, group_id: str, info: ClientInfo, now: datetime
 ) -> SocketSession:
-    """Record a new socket and mark its person connected (which begins an examinee's running exam)."""
-    now = now or timezone.now()
-    session = SocketSession.objects.create(
+    return SocketSession(
         socket_id=uuid.uuid4().hex,
         plan_id=plan_id,
         group_id=group_id,
@@ -82,8 +86,66 @@ def socket_session_open(
         screen_info=info.screen[:100],
         session_status=SocketStatusCode.CONNECTED,
     )
+
+
+@transaction.atomic
+def socket_session_open(
+    *, user_type: str, user_id: str, plan_id: str, group_id: str, info: ClientInfo, now: datetime | None = None
+) -> SocketSession:
+    """Record a new socket and mark its person connected (which begins an examinee's running exam)."""
+    now = now or timezone.now()
+    session = _session_new(user_type=user_type, user_id=user_id, plan_id=plan_id, group_id=group_id, info=info, now=now)
+    session.save(force_insert=True)
     _connect(user_type, user_id, info, now)
     return session
+
+
+@dataclass(frozen=True)
+class ExamineeSocket:
+    """An examinee's new socket, for examinee_sockets_record."""
+
+    examinee_id: str
+    plan_id: str
+    group_id: str
+    info: ClientInfo
+
+
+@transaction.atomic
+def examinee_sockets_record(
+    *, sockets: Sequence[ExamineeSocket], now: datetime | None = None
+) -> list[SocketSession | CodedError]:
+    """socket_session_open for several examinees' sockets in one transaction and a fixed number of
+    statements (the connects of one moment in an ASGI process, answers.connects): the examinees
+    connected together (plans.services.lifecycle.examinees_connect), then one INSERT of the rows.
+    Returns, in order, each socket's row, or the CodedError that refused its examinee (no row)."""
+    now = now or timezone.now()
+    connected = examinees_connect(
+        connections=[
+            ExamineeConnection(
+                examinee_id=socket.examinee_id, ip_addr=socket.info.ip, browser_info=_browser(socket.info)
+            )
+            for socket in sockets
+        ],
+        now=now,
+    )
+    results: list[SocketSession | CodedError] = []
+    for socket in sockets:
+        refusal = connected[socket.examinee_id]
+        if isinstance(refusal, CodedError):
+            results.append(refusal)
+            continue
+        results.append(
+            _session_new(
+                user_type=UserType.EXAMINEE,
+                user_id=socket.examinee_id,
+                plan_id=socket.plan_id,
+                group_id=socket.group_id,
+                info=socket.info,
+                now=now,
+            )
+        )
+    SocketSession.objects.bulk_create([row for row in results if isinstance(row, SocketSession)])
+    return results
 
 
 @transaction.atomic

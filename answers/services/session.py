@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from monitoring.messages import CodedError
 from plans.choices import ExamStatus, ProgressStatus
 from plans.models import Examinee
-from plans.services.access import examinee_token_examinee_get
+from plans.services.access import examinee_tokens_examinees_get
 from plans.services.lifecycle import examinee_exam_begin
-from proctoring.choices import UserType
 from proctoring.models import SocketSession
-from proctoring.services import ClientInfo, socket_session_open
+from proctoring.services import ClientInfo, ExamineeSocket, examinee_sockets_record
 
 from ..selectors import ExamineeContext, examinee_context_get
 
@@ -40,12 +41,31 @@ def examinee_socket_open(*, token: str, info: ClientInfo) -> tuple[Examinee, Soc
     One call, so that a connect costs the ASGI process one trip to its database thread.
     Raises AUTH_TOKEN_INVALID for a token that is not (or no longer) valid.
     """
-    examinee = examinee_token_examinee_get(token=token)
-    socket = socket_session_open(
-        user_type=UserType.EXAMINEE,
-        user_id=examinee.examinee_id,
-        plan_id=examinee.plan_id,
-        group_id=examinee.group_id,
-        info=info,
-    )
-    return examinee, socket
+    (opened,) = examinee_sockets_open(sockets=[(token, info)])
+    if isinstance(opened, CodedError):
+        raise opened
+    return opened
+
+
+def examinee_sockets_open(
+    *, sockets: Sequence[tuple[str, ClientInfo]]
+) -> list[tuple[Examinee, SocketSession] | CodedError]:
+    """examinee_socket_open for several sockets (token, client) at once: one query for the tokens,
+    one transaction for the rows (proctoring.services.examinee_sockets_record). Returns, in order,
+    each socket's examinee and row, or the CodedError that refuses it; one refusal does not
+    refuse the others."""
+    examinees = examinee_tokens_examinees_get(tokens=[token for token, _info in sockets])
+    wanted = [
+        ExamineeSocket(examinee.examinee_id, examinee.plan_id, examinee.group_id, info)
+        for examinee, (_token, info) in zip(examinees, sockets, strict=True)
+        if isinstance(examinee, Examinee)
+    ]
+    recorded = iter(examinee_sockets_record(sockets=wanted) if wanted else [])
+    results: list[tuple[Examinee, SocketSession] | CodedError] = []
+    for examinee in examinees:
+        if isinstance(examinee, CodedError):
+            results.append(examinee)
+            continue
+        row = next(recorded)
+        results.append(row if isinstance(row, CodedError) else (examinee, row))
+    return results

@@ -15,3 +15,8 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "var" / "test-media")
 
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("Tests run on PostgreSQL only: set DATABASE_URL=postgres://... (make test does).")
+
+# A test holds database connections of its own (its thread, asgiref's sync thread) that are not
+# given back between calls, so the sockets' database threads (exam_platform.db) stay fewer than
+# the pool's connections: twenty sockets of one test then never wait for a connection.
+DATABASE_THREADS = env.int("DATABASE_THREADS", default=4)

@@ -10,7 +10,7 @@ hasher like PBKDF2 would cost seconds of CPU per hundred sign-ins).
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -160,9 +160,34 @@ def examinee_token_verify(*, token: str) -> tuple[str, str, float]:
 
 def examinee_token_examinee_get(*, token: str) -> Examinee:
     """The examinee of a token that is valid and not replaced by a newer access code."""
-    examinee_id, plan_id, issued = examinee_token_verify(token=token)
-    examinee = Examinee.objects.filter(pk=examinee_id, plan_id=plan_id).first()
-    current = examinee.access_code_issued_at.timestamp() if examinee and examinee.access_code_issued_at else 0
-    if examinee is None or abs(current - issued) > 0.001:
-        raise CodedError(Msg.AUTH_TOKEN_INVALID)
+    (examinee,) = examinee_tokens_examinees_get(tokens=[token])
+    if isinstance(examinee, CodedError):
+        raise examinee
     return examinee
+
+
+def examinee_tokens_examinees_get(*, tokens: Sequence[str]) -> list[Examinee | CodedError]:
+    """examinee_token_examinee_get for several tokens with one query: each token's examinee, or
+    the CodedError AUTH_TOKEN_INVALID that refuses it (bad signature, expired, unknown examinee,
+    or an access code issued since)."""
+    claims: list[tuple[str, str, float] | CodedError] = []
+    for token in tokens:
+        try:
+            claims.append(examinee_token_verify(token=token))
+        except CodedError as error:
+            claims.append(error)
+    wanted = {claim[0] for claim in claims if not isinstance(claim, CodedError)}
+    examinees = Examinee.objects.in_bulk(wanted) if wanted else {}
+    results: list[Examinee | CodedError] = []
+    for claim in claims:
+        if isinstance(claim, CodedError):
+            results.append(claim)
+            continue
+        examinee_id, plan_id, issued = claim
+        examinee = examinees.get(examinee_id)
+        current = examinee.access_code_issued_at.timestamp() if examinee and examinee.access_code_issued_at else 0
+        if examinee is None or examinee.plan_id != plan_id or abs(current - issued) > 0.001:
+            results.append(CodedError(Msg.AUTH_TOKEN_INVALID))
+        else:
+            results.append(examinee)
+    return results

@@ -6,7 +6,8 @@ The remaining time of the current stage is `stage_deadline - now` while the grou
 deadline (start + TIME_LIMIT + extra time, shifted by each pause on resume).
 
 Read-only entry points for other apps, with stable names:
-- `examinee_clock_get(examinee_id)` -> ExamClock, for the page and the heartbeat;
+- `examinee_clock_get(examinee_id)` -> ExamClock, for the page and the heartbeat
+  (`examinee_clocks_get` for several at once);
 - `examinee_write_window_check(examinee_id, stage_id)`, the answer path's gate (one query);
 - `plan_progress_overview_get(plan_id=...)`, the operator's statuses and live counts.
 - `plan_group_stage_clocks_get(plan_id=...)`, every group's stage(s) and remaining time (the
@@ -16,6 +17,7 @@ settled at once with plans.services.lifecycle.examinee_deadlines_enforce.
 """
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -86,24 +88,32 @@ def _remaining(*, deadline: datetime | None, paused_at: datetime | None, now: da
 
 def examinee_clock_get(examinee_id: str, *, now: datetime | None = None) -> ExamClock:
     """The examinee's clock now (one query); EXAM_NOT_FOUND for an unknown examinee."""
-    now = now or timezone.now()
-    row = (
-        ExamineeProgress.objects.filter(pk=examinee_id)
-        .values(
-            "exam_status_code",
-            "current_stage_id",
-            "current_stage__stage_order",
-            "current_stage__stage_name",
-            "current_stage__auto_move_yn",
-            "stage_deadline",
-            "stage_extra_seconds",
-            "group__progress__status_code",
-            "group__progress__paused_at",
-        )
-        .first()
-    )
-    if row is None:
+    clock = examinee_clocks_get([examinee_id], now=now).get(examinee_id)
+    if clock is None:
         raise CodedError(Msg.EXAM_NOT_FOUND, detail=f"examinee {examinee_id}")
+    return clock
+
+
+def examinee_clocks_get(examinee_ids: Iterable[str], *, now: datetime | None = None) -> dict[str, ExamClock]:
+    """The clocks of several examinees now, with one query (an ASGI process's connects of the same
+    moment, answers.connects); an unknown examinee is left out."""
+    now = now or timezone.now()
+    rows = ExamineeProgress.objects.filter(pk__in=set(examinee_ids)).values(
+        "pk",
+        "exam_status_code",
+        "current_stage_id",
+        "current_stage__stage_order",
+        "current_stage__stage_name",
+        "current_stage__auto_move_yn",
+        "stage_deadline",
+        "stage_extra_seconds",
+        "group__progress__status_code",
+        "group__progress__paused_at",
+    )
+    return {row["pk"]: _clock(row, now=now) for row in rows}
+
+
+def _clock(row: dict, *, now: datetime) -> ExamClock:
     group_status = row["group__progress__status_code"]
     paused = group_status == ProgressStatus.PAUSED
     paused_at = row["group__progress__paused_at"] if paused else None
@@ -120,7 +130,7 @@ def examinee_clock_get(examinee_id: str, *, now: datetime | None = None) -> Exam
         and deadline > now
     )
     return ExamClock(
-        examinee_id=examinee_id,
+        examinee_id=row["pk"],
         stage_id=row["current_stage_id"],
         stage_order=row["current_stage__stage_order"],
         stage_name=row["current_stage__stage_name"],

@@ -4,6 +4,8 @@ are recorded with who, when, from and to; illegal ones are refused and change no
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from answers.models import Answer, AnswerData
@@ -11,12 +13,14 @@ from monitoring.messages import CodedError, Msg
 from plans.choices import ConnectionStatus, ExamStatus, ProgressStatus, TransitionAction, TransitionSubject
 from plans.models import ExamineeProgress, GroupProgress, StatusTransition, TestProgress
 from plans.services.lifecycle import (
+    ExamineeConnection,
     examinee_connect,
     examinee_disconnect,
     examinee_exam_begin,
     examinee_force_submit,
     examinee_give_up,
     examinee_submit,
+    examinees_connect,
     group_complete,
     group_pause,
     group_resume,
@@ -331,6 +335,44 @@ def test_connect_and_disconnect_count_once_and_are_recorded(plan, stage, group, 
         ("BEGIN", f"examinee:{examinee.pk}"),
         ("DISCONNECT", f"examinee:{examinee.pk}"),
     ]
+
+
+def test_examinees_connect_together_as_one_by_one_and_refuse_only_the_unknown(plan, stage, group, make_examinees, t0):
+    """Several connects in one call: each connected and begun as examinee_connect would, two groups'
+    counters moved by their own numbers, an examinee named twice counted once, an unknown ID refused
+    alone, and the same statements for five as for one."""
+    # given: three examinees in the running group, one in a group added after the start (READY:
+    # connected, not begun)
+    here = make_examinees(3)
+    plan_start(plan=plan, actor=OPERATOR, now=t0)
+    other = factories.TestGroupFactory(plan=plan)
+    (waiting,) = make_examinees(1, target_group=other, prefix="OT")
+    connections = [
+        ExamineeConnection(examinee.pk, ip_addr="10.0.0.9", browser_info="Chrome") for examinee in [*here, waiting]
+    ]
+    # when
+    with CaptureQueriesContext(connection) as alone:
+        examinees_connect(connections=connections[:1], now=t0)
+    with CaptureQueriesContext(connection) as together:
+        results = examinees_connect(
+            connections=[*connections, connections[1], ExamineeConnection("NOBODY")], now=t0 + timedelta(seconds=1)
+        )
+    # then
+    assert results["NOBODY"].message is Msg.EXAM_NOT_FOUND
+    rows = {row.pk: row for row in ExamineeProgress.objects.filter(pk__in=[e.pk for e in [*here, waiting]])}
+    assert {pk: (row.conn_status_code, row.exam_status_code, row.ip_addr) for pk, row in rows.items()} == {
+        **{e.pk: (ConnectionStatus.CONNECTED, ExamStatus.IN_PROGRESS, "10.0.0.9") for e in here},
+        waiting.pk: (ConnectionStatus.CONNECTED, ExamStatus.WAITING, "10.0.0.9"),
+    }
+    assert rows[here[1].pk].stage_deadline == t0 + timedelta(seconds=stage.time_limit)  # the start's clock
+    assert dict(GroupProgress.objects.filter(plan=plan).values_list("pk", "connected_examinee_cnt")) == {
+        group.pk: 3,
+        other.pk: 1,
+    }
+    assert StatusTransition.objects.filter(subject_id=here[1].pk, action=TransitionAction.CONNECT).count() == 1
+    assert StatusTransition.objects.filter(subject_id=waiting.pk).values_list("action", flat=True).get() == "CONNECT"
+    # one more statement only for the second group's counter, and one for the rows that did not begin
+    assert len(together.captured_queries) == len(alone.captured_queries) + 2
 
 
 def test_connect_before_the_start_does_not_begin_the_exam(plan, stage, group, examinee, t0):
