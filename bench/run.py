@@ -122,6 +122,19 @@ def median_spread(values: list[float]) -> tuple[float, float, float]:
     return statistics.median(values), min(values), max(values)
 
 
+def code_commit() -> str:
+    """The commit of the measured code (with "+changes" when the work tree differs), or "" outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True)  # fmt: skip
+    except OSError:
+        return ""
+    if head.returncode != 0:
+        return ""
+    return head.stdout.strip() + (" +changes" if dirty.stdout.strip() else "")
+
+
 def fmt(value: Any, digits: int = 0) -> str:
     if value is None:
         return "–"
@@ -692,6 +705,7 @@ class Bench:
         began = time.time()
         self.raw = RESULTS_DIR / f"answer-path-{datetime.now().strftime('%Y%m%dT%H%M%S')}.json"
         self.results["date"] = now_text()
+        self.results["commit"] = code_commit()
         self.results["command"] = ("bench/run.py " + " ".join(sys.argv[1:])).strip()
         self.results["options"] = {key: value for key, value in vars(options).items()}
         try:

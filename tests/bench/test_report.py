@@ -139,6 +139,7 @@ def test_section_places_the_new_scenarios_and_states_the_run():
     # given
     results = {
         "date": "2026-11-24 09:00 KST",
+        "commit": "05feab2",
         "command": "bench/run.py --scenarios reconnect,asgi",
         "machine": {"nproc": "2", "cpu": "test CPU"},
         "scenarios": {
@@ -153,7 +154,7 @@ def test_section_places_the_new_scenarios_and_states_the_run():
 
     # then
     assert "`bench/run.py --scenarios reconnect,asgi`" in text
-    assert "2026-11-24 09:00 KST" in text and "2 CPUs (test CPU)" in text
+    assert "- Date: 2026-11-24 09:00 KST; code: `05feab2`" in text and "2 CPUs (test CPU)" in text
     assert "| reconnect storm (daphne SIGKILLed with 4 connected)" in text
     assert "4 of 4 recovered, the last after 12.2 s; lost 0 | **holds** |" in text
     assert "- `herd`: `RuntimeError: herd-1000: the load generator failed (1)`" in text
