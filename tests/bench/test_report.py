@@ -313,3 +313,27 @@ def test_the_ramp_table_marks_a_repeated_step_and_says_how_a_ramp_ends():
     )
     assert "a step over 100 ms is measured once more" in new
     assert "the first step over 100 ms ends the ramp" in before and "again 1" not in before
+
+
+def test_the_compare_says_whether_the_flood_limit_was_lifted_for_its_rounds():
+    # given: one round of each design; a run of this session lifts the limit, an older one did not
+    def round_(rate: float, errors: dict) -> dict:
+        return {"saves_per_second": rate, "ack_p50_ms": 10.0, "ack_p99_ms": 90.0, "errors": errors, "lost": 0}
+
+    def text(lifted: bool) -> str:
+        compare = {
+            "connections": 100,
+            "rounds": {"echo": [round_(6000.0, {})], "exam": [round_(2100.0, {"SYS-003": 5} if not lifted else {})]},
+        }
+        if lifted:
+            compare["message_budget_lifted"] = True
+        results = {"date": "2026-11-25", "command": "bench/run.py", "machine": {}, "scenarios": {"compare": compare}}
+        return section_text(results, {})
+
+    # when
+    lifted, older = text(True), text(False)
+
+    # then
+    assert "flood limit (`EXAM_SOCKET_MESSAGES_PER_SECOND`, 20 a second) is lifted for this server" in lifted
+    assert "was in force in this run: the SYS-003 errors are the closed-loop clients going over it" in older
+    assert "| our path (/ws/exam/) | 2,100 | **2,100** | 10.0 / 90.0 | – | – | SYS-003 ×5 | 0 |" in older
