@@ -130,6 +130,7 @@ async def test_a_busy_process_refuses_with_sys_005_then_lets_the_next_in_once_a_
     assert sockets == 2
     await first.disconnect()
     await third.disconnect()
+    await refused.disconnect()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -112,6 +112,7 @@ async def test_invalid_token_gets_a_reason_before_the_close(redis_conn, examinee
     closed = await communicator.receive_output(timeout=5)
     assert reply["code"] == Msg.AUTH_TOKEN_INVALID.code
     assert closed == {"type": "websocket.close", "code": 4401, "reason": Msg.AUTH_TOKEN_INVALID.code}
+    await communicator.disconnect()  # let the consumer end before the test's loop closes
 
 
 async def test_the_sign_in_cookie_opens_the_socket_without_a_token_in_the_url(redis_conn, examinee, open_exam, token):
@@ -135,6 +136,7 @@ async def test_without_token_or_cookie_the_socket_is_refused(redis_conn, examine
     reply = await communicator.receive_json_from(timeout=5)
     closed = await communicator.receive_output(timeout=5)
     assert (reply["code"], closed["code"]) == (Msg.AUTH_TOKEN_INVALID.code, 4401)
+    await communicator.disconnect()
 
 
 async def test_a_socket_over_its_message_budget_is_answered_sys003_and_then_served_again(
