@@ -8,7 +8,7 @@ exam-start herd the process's database threads spent most of the time waiting fo
 (docs/benchmarks.md, the herd's profile). Here the connects that arrive while earlier ones are
 being recorded wait together and go in the next batch: the tokens in one query, the rows in one
 transaction of a fixed number of statements (plans.services.lifecycle.examinees_connect), the
-epochs in one MGET, the contexts in two queries. Alone, a connect is its own batch at once, so a
+epochs in one MGET, the contexts in one query. Alone, a connect is its own batch at once, so a
 quiet server adds no wait.
 
 A refusal (an invalid token, an examinee without progress) is that socket's own answer; an

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 
 from monitoring.messages import CodedError, Msg
 from plans.choices import AnswerType, ExamStatus, ProgressStatus
-from plans.models import ExamineeProgress, Question
+from plans.models import Question
 from plans.services.clock import examinee_clocks_get
 
 from .models import AnswerData, QuestionMetadata
@@ -160,33 +160,24 @@ def examinee_context_get(*, examinee_id: str) -> ExamineeContext:
 
 
 def examinee_contexts_get(*, examinee_ids: Iterable[str]) -> dict[str, ExamineeContext]:
-    """The contexts of several examinees with two queries whatever their number (the connects of
-    one moment, answers.connects); an unknown examinee is left out."""
-    examinee_ids = set(examinee_ids)
-    clocks = examinee_clocks_get(examinee_ids)
-    rows = ExamineeProgress.objects.filter(pk__in=examinee_ids).values(
-        "pk", "plan_id", "group_id", "current_stage__test_code_id"
-    )
-    contexts = {}
-    for row in rows:
-        clock = clocks.get(row["pk"])
-        if clock is None:  # its row was deleted between the two queries
-            continue
-        test_code = row["current_stage__test_code_id"] or ""
-        contexts[row["pk"]] = ExamineeContext(
-            examinee_id=row["pk"],
-            plan_id=row["plan_id"],
-            group_id=row["group_id"],
+    """The contexts of several examinees with one query whatever their number (the connects of one
+    moment, answers.connects); an unknown examinee is left out."""
+    return {
+        examinee_id: ExamineeContext(
+            examinee_id=examinee_id,
+            plan_id=clock.plan_id,
+            group_id=clock.group_id,
             stage_id=clock.stage_id,
-            test_code=test_code,
+            test_code=clock.test_code,
             exam_status=clock.exam_status,
             group_status=clock.group_status,
             deadline=clock.deadline,
             paused=clock.paused,
             remaining_ms_at_load=clock.remaining_ms,
-            paper=paper_get(test_code=test_code) if test_code else Paper("", {}, []),
+            paper=paper_get(test_code=clock.test_code) if clock.test_code else Paper("", {}, []),
         )
-    return contexts
+        for examinee_id, clock in examinee_clocks_get(examinee_ids).items()
+    }
 
 
 def answer_data_list(*, examinee_id: str, question_ids: list[str] | None = None) -> QuerySet[AnswerData]:

@@ -995,7 +995,7 @@ WHERE_THE_TIME_GOES = [
     "13. **Connects recorded together** (`answers/connects.py`, 2026-11-25): the connects of the same moment",
     "   in a process are one trip to a database thread: the tokens in one query, the SOCKET_SESSION rows and",
     "   the connect transitions in one transaction of a fixed number of statements",
-    "   (`plans.services.lifecycle.examinees_connect`), the epochs in one MGET, the contexts in two queries.",
+    "   (`plans.services.lifecycle.examinees_connect`), the epochs in one MGET, the contexts in one query.",
     "   One by one, each connect was about a dozen round trips, and they were 72 % of daphne's samples in the",
     "   herd of the 2026-11-24 evening run.",
     "14. **The nesting-depth check on the parsed message** (2026-11-25) instead of a Python loop over every",

@@ -32,8 +32,8 @@ def group_progress_lock(*, group_ids: Iterable[str]) -> list[GroupProgress]:
 def examinee_group_progress_lock(*, examinee_id: str) -> GroupProgress | None:
     """Lock and return the GROUP_PROGRESS row of an examinee's group, found and locked in one
     statement (None when the examinee has no progress row)."""
-    group_id = ExamineeProgress.objects.filter(pk=examinee_id).values("group_id")[:1]
-    return GroupProgress.objects.select_for_update().filter(pk=Subquery(group_id)).first()
+    groups = examinees_group_progress_lock(examinee_ids=[examinee_id])
+    return groups[0] if groups else None
 
 
 def examinees_group_progress_lock(*, examinee_ids: Iterable[str]) -> list[GroupProgress]:

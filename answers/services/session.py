@@ -35,25 +35,13 @@ def examinee_sitting_context_get(*, examinee_id: str) -> ExamineeContext:
     return examinee_context_get(examinee_id=examinee_id)
 
 
-def examinee_socket_open(*, token: str, info: ClientInfo) -> tuple[Examinee, SocketSession]:
-    """Check an exam socket's token and record the socket (which begins a waiting examinee's exam).
-
-    One call, so that a connect costs the ASGI process one trip to its database thread.
-    Raises AUTH_TOKEN_INVALID for a token that is not (or no longer) valid.
-    """
-    (opened,) = examinee_sockets_open(sockets=[(token, info)])
-    if isinstance(opened, CodedError):
-        raise opened
-    return opened
-
-
 def examinee_sockets_open(
     *, sockets: Sequence[tuple[str, ClientInfo]]
 ) -> list[tuple[Examinee, SocketSession] | CodedError]:
-    """examinee_socket_open for several sockets (token, client) at once: one query for the tokens,
-    one transaction for the rows (proctoring.services.examinee_sockets_record). Returns, in order,
-    each socket's examinee and row, or the CodedError that refuses it; one refusal does not
-    refuse the others."""
+    """Check exam sockets' tokens and record the sockets (which begins a waiting examinee's exam),
+    several (token, client) at once: one query for the tokens, one transaction for the rows
+    (proctoring.services.examinee_sockets_record). Returns, in order, each socket's examinee and
+    row, or the CodedError that refuses it; one refusal does not refuse the others."""
     examinees = examinee_tokens_examinees_get(tokens=[token for token, _info in sockets])
     wanted = [
         ExamineeSocket(examinee.examinee_id, examinee.plan_id, examinee.group_id, info)

@@ -44,7 +44,10 @@ class ExamClock:
     """
 
     examinee_id: str
+    plan_id: str
+    group_id: str
     stage_id: str
+    test_code: str
     stage_order: int
     stage_name: str
     auto_move: bool
@@ -100,8 +103,11 @@ def examinee_clocks_get(examinee_ids: Iterable[str], *, now: datetime | None = N
     now = now or timezone.now()
     rows = ExamineeProgress.objects.filter(pk__in=set(examinee_ids)).values(
         "pk",
+        "plan_id",
+        "group_id",
         "exam_status_code",
         "current_stage_id",
+        "current_stage__test_code_id",
         "current_stage__stage_order",
         "current_stage__stage_name",
         "current_stage__auto_move_yn",
@@ -131,7 +137,10 @@ def _clock(row: dict, *, now: datetime) -> ExamClock:
     )
     return ExamClock(
         examinee_id=row["pk"],
+        plan_id=row["plan_id"],
+        group_id=row["group_id"],
         stage_id=row["current_stage_id"],
+        test_code=row["current_stage__test_code_id"] or "",
         stage_order=row["current_stage__stage_order"],
         stage_name=row["current_stage__stage_name"],
         auto_move=row["current_stage__auto_move_yn"] == "Y",

@@ -855,6 +855,17 @@ def _examinee_record(
     )
 
 
+def _connection_move(*, progress: ExamineeProgress, action: str, actor: str, now: datetime) -> StatusTransition:
+    """CONNECT or DISCONNECT the examinee's row in memory (the transition table's check first) and
+    return its audit row; the caller saves the row and moves the group's counter."""
+    target = connection_transition_check(current=progress.conn_status_code, action=action, person_id=progress.pk)
+    record = _examinee_record(
+        progress=progress, action=action, actor=actor, now=now, from_value=progress.conn_status_code, to_value=target
+    )
+    progress.conn_status_code = target
+    return record
+
+
 def _first_stage(plan_id: str) -> TestStage:
     return plan_first_stage_get(plan_id=plan_id)
 
@@ -876,7 +887,7 @@ def _examinee_begin_apply(
     progress: ExamineeProgress,
     actor: str,
     now: datetime,
-    first_stage_of: Callable[[str], TestStage] | None = None,
+    first_stage_of: Callable[[str], TestStage] = _first_stage,
 ) -> StatusTransition:
     """WAITING -> IN_PROGRESS on the locked rows in memory (the caller saves the row);
     `first_stage_of(plan_id)` finds the plan's first stage (a caller beginning many may cache it)."""
@@ -886,7 +897,7 @@ def _examinee_begin_apply(
     if progress.stage_started_at is None:
         # Added to the group after it started: this examinee's first stage starts now. In a
         # paused group it counts from the pause, so the resume's shift leaves the whole stage.
-        first_stage = (first_stage_of or _first_stage)(progress.plan_id)
+        first_stage = first_stage_of(progress.plan_id)
         reference = group.paused_at if group.status_code == ProgressStatus.PAUSED else now
         progress.current_stage = first_stage
         progress.stage_started_at = now
@@ -999,20 +1010,7 @@ def examinees_connect(
         progress.ip_addr = (wanted.ip_addr or "")[:IP_LENGTH]
         progress.browser_info = (wanted.browser_info or "")[:BROWSER_LENGTH]
         if progress.conn_status_code != ConnectionStatus.CONNECTED:
-            connection_transition_check(
-                current=progress.conn_status_code, action=TransitionAction.CONNECT, person_id=examinee_id
-            )
-            records.append(
-                _examinee_record(
-                    progress=progress,
-                    action=TransitionAction.CONNECT,
-                    actor=actor,
-                    now=now,
-                    from_value=progress.conn_status_code,
-                    to_value=ConnectionStatus.CONNECTED,
-                )
-            )
-            progress.conn_status_code = ConnectionStatus.CONNECTED
+            records.append(_connection_move(progress=progress, action=TransitionAction.CONNECT, actor=actor, now=now))
             connected[group.pk] += 1
         begins = (
             progress.exam_status_code == ExamStatus.WAITING
@@ -1029,13 +1027,11 @@ def examinees_connect(
         results[examinee_id] = progress
     for group_id, count in sorted(connected.items()):
         GroupProgress.objects.filter(pk=group_id).update(connected_examinee_cnt=F("connected_examinee_cnt") + count)
-    rows = {examinee_id: row for examinee_id, row in results.items() if not isinstance(row, CodedError)}
+    stayed = [row for pk, row in results.items() if pk not in began and not isinstance(row, CodedError)]
     if began:
         ExamineeProgress.objects.bulk_update(list(began.values()), fields=CONNECT_FIELDS + BEGIN_FIELDS)
-    if rows.keys() - began.keys():
-        ExamineeProgress.objects.bulk_update(
-            [row for examinee_id, row in rows.items() if examinee_id not in began], fields=CONNECT_FIELDS
-        )
+    if stayed:
+        ExamineeProgress.objects.bulk_update(stayed, fields=CONNECT_FIELDS)
     _records_save(records)
     return results
 
@@ -1052,18 +1048,7 @@ def examinee_disconnect(*, examinee_id: str, actor: str | None = None, now: date
     group, progress = _examinee_locked(examinee_id=examinee_id)
     if progress.conn_status_code == ConnectionStatus.DISCONNECTED:
         return progress
-    connection_transition_check(
-        current=progress.conn_status_code, action=TransitionAction.DISCONNECT, person_id=examinee_id
-    )
-    record = _examinee_record(
-        progress=progress,
-        action=TransitionAction.DISCONNECT,
-        actor=actor,
-        now=now,
-        from_value=progress.conn_status_code,
-        to_value=ConnectionStatus.DISCONNECTED,
-    )
-    progress.conn_status_code = ConnectionStatus.DISCONNECTED
+    record = _connection_move(progress=progress, action=TransitionAction.DISCONNECT, actor=actor, now=now)
     progress.save(update_fields=["conn_status_code"])
     GroupProgress.objects.filter(pk=group.pk).update(connected_examinee_cnt=F("connected_examinee_cnt") - 1)
     _records_save([record])

@@ -2,6 +2,7 @@
 by one, a fixed number of statements whatever their number, refusals kept to their own socket."""
 
 import asyncio
+import time
 
 import pytest
 from channels.db import database_sync_to_async
@@ -93,8 +94,6 @@ async def test_the_batch_takes_the_waiting_together_and_keeps_failures_to_their_
     sizes = []
 
     def record(sockets):
-        import time
-
         sizes.append(len(sockets))
         time.sleep(0.05)
         if any(token == "boom" for token, _info in sockets):
