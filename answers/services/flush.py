@@ -357,6 +357,7 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
     Idempotent: running it twice with the same entries leaves the same rows. Call inside a transaction.
     """
     greatest, least = _greatest()
+    adapt_time = connection.ops.adapt_datetimefield_value  # once: each `connection.` is a thread-local lookup
     latest: dict[tuple[str, str], tuple] = {}
     history: dict[tuple[str, str, int], tuple] = {}
     metadata: dict[tuple[str, str], list] = {}
@@ -364,6 +365,7 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
     for entry in entries:
         header = entry.header
         received = _when(header["received"])
+        received_value = adapt_time(received)
         paper = paper_get(test_code=header["test"])
         examinee_id, group_id, plan_id = header["examinee"], header["group"], header["plan"]
         exam_id, user_id = header["exam"], header["user"]
@@ -376,11 +378,11 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
             focus = int(behavior.get("focusTime", 0))
             key = (examinee_id, question_id)
             row = (examinee_id, group_id, plan_id, exam_id, user_id, question_id, rule.question_type, value,
-                   _dt(received), version)  # fmt: skip
+                   received_value, version)  # fmt: skip
             if key not in latest or latest[key][-1] < version:
                 latest[key] = row
             history[(examinee_id, question_id, version)] = (
-                examinee_id, group_id, plan_id, exam_id, user_id, question_id, value, _dt(received), focus, version,
+                examinee_id, group_id, plan_id, exam_id, user_id, question_id, value, received_value, focus, version,
             )  # fmt: skip
             counters = [
                 int(behavior.get("visits", 0)),
@@ -417,7 +419,7 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
         "ON CONFLICT (examinee_id, question_id, version) DO NOTHING",
         [*_TEXT5, "text", "text", "timestamptz", "bigint", "bigint"],
     )  # fmt: skip
-    metadata_rows = [(*row[:9], _dt(row[9]), _dt(row[10]), *row[11:]) for row in metadata.values()]
+    metadata_rows = [(*row[:9], adapt_time(row[9]), adapt_time(row[10]), *row[11:]) for row in metadata.values()]
     _insert(
         'INSERT INTO "QUESTION_METADATA"',
         ["examinee_id", "group_id", "plan_id", "exam_id", "user_id", "question_id", "visits", "total_duration",
@@ -446,11 +448,7 @@ def _submitted_answers_refresh(examinee_ids: list[str]) -> None:
     if not examinee_ids:
         return
     # Almost always nobody in the batch has submitted: find out with the primary key first.
-    examinee_ids = list(
-        ExamineeProgress.objects.filter(pk__in=examinee_ids, exam_status_code=ExamStatus.SUBMITTED).values_list(
-            "pk", flat=True
-        )
-    )
+    examinee_ids = _submitted_among(examinee_ids)
     if not examinee_ids:
         return
     placeholders = ", ".join(["%s"] * len(examinee_ids))
@@ -472,6 +470,21 @@ def _submitted_answers_refresh(examinee_ids: list[str]) -> None:
             "AND a.question_id = d.question_id)",
             [_dt(timezone.now()), ExamStatus.SUBMITTED, *examinee_ids],
         )
+
+
+def _submitted_among(examinee_ids: list[str]) -> list[str]:
+    """Those of `examinee_ids` who have submitted. On PostgreSQL the IDs go as one binary array: an
+    `IN` of a batch's 2,000 placeholders was built by Django in Python (6 % of the flush's samples)."""
+    if connection.vendor == "postgresql":
+        with _binary_cursor() as cursor:
+            cursor.execute(
+                'SELECT examinee_id FROM "EXAMINEE_PROGRESS" WHERE examinee_id = ANY(%b::text[]) '
+                "AND exam_status_code = %b",
+                [examinee_ids, str(ExamStatus.SUBMITTED.value)],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    progress = ExamineeProgress.objects.filter(pk__in=examinee_ids, exam_status_code=ExamStatus.SUBMITTED)
+    return list(progress.values_list("pk", flat=True))
 
 
 def answer_final_rows_upsert(

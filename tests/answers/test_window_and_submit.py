@@ -18,7 +18,7 @@ from monitoring.messages import CodedError, Msg
 from plans.choices import ConnectionStatus, ExamStatus
 from plans.models import ExamineeProgress, GroupProgress
 from plans.services.access import examinee_access_codes_issue, examinee_token_issue
-from plans.services.lifecycle import group_pause
+from plans.services.lifecycle import examinee_connect, examinee_force_submit, group_pause
 from proctoring.models import SocketSession
 from tests.answers.helpers import stored_answer_state, sync_message
 
@@ -74,6 +74,31 @@ def test_submit_writes_unflushed_answers_and_closes_the_sheet(redis_conn, examin
     assert refused.value.code == Msg.EXAM_ALREADY_SUBMITTED.code
     assert dict(AnswerData.objects.values_list("question_id", "version")) == {q1: 1, q2: 1}
     assert ExamineeProgress.objects.get(pk=examinee.pk).exam_status_code == ExamStatus.SUBMITTED
+
+
+def test_a_save_flushed_after_a_force_submit_joins_the_final_sheet(
+    redis_conn, examinee, make_examinees, open_exam, questions
+):
+    """A force submit writes ANSWER from ANSWER_DATA; a save still in the queue then reaches ANSWER with the
+    flush, and an examinee of the same batch who has not submitted gets no ANSWER row."""
+    # given: both saved one answer that only Redis holds; the first is force-submitted
+    answer_queue_ensure(redis_conn)
+    submitted, working = examinee, make_examinees(1, prefix="WK")[0]
+    q1 = questions[0].pk
+    for examinee in (submitted, working):
+        examinee_connect(examinee_id=examinee.pk)
+        _apply(examinee, open_exam, {q1: ("4", 1)})
+    submitted_at = timezone.now()
+    examinee_force_submit(examinee_id=submitted.pk, actor="sup1", reason="test", now=submitted_at)
+    before = list(Answer.objects.values_list("examinee_id", "question_id", "answer_content"))
+    # when
+    answer_queue_flush(consumer="test")
+    # then
+    assert before == []
+    assert list(Answer.objects.values_list("examinee_id", "question_id", "answer_content")) == [(submitted.pk, q1, "4")]
+    # With no earlier ANSWER row to take the submit time from, the flush's time stands in (not before the submit).
+    assert Answer.objects.get().submit_datetime >= submitted_at
+    assert AnswerData.objects.filter(question_id=q1).count() == 2
 
 
 @pytest.mark.asyncio
