@@ -101,8 +101,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
             admitted_at = await gate.enter()
         except AdmissionRefused as refused:
             # Too many examinees getting ready in this process: come back at the time handed out.
-            with translation.override(self.language):
-                await self._send(Msg.SYSTEM_BUSY.as_reply(retryAfter=refused.retry_after))
+            await self._send(self._error_reply(CodedError(Msg.SYSTEM_BUSY, retryAfter=refused.retry_after)))
             await self.close(code=4503, reason=Msg.SYSTEM_BUSY.code)
             return
         self.admitted_at = admitted_at
@@ -135,8 +134,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
                 fanout(answer_committed_channel()).join(self.examinee_id, self._committed),
             )
         except CodedError as error:
-            with translation.override(self.language):
-                await self._send(error.as_reply())
+            await self._send(self._error_reply(error))
             await self.close(code=4401, reason=error.code)
             return
         self.rate = settings.EXAM_SOCKET_MESSAGES_PER_SECOND
@@ -192,13 +190,9 @@ class ExamConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if not self.examinee_id:
             return
-        with translation.override(self.language):
-            await self._receive(text_data, bytes_data)
-
-    async def _receive(self, text_data: str | None, bytes_data: bytes | None) -> None:
         if not self._take_token():
             self.refused_in_row += 1
-            await self._send(Msg.SYSTEM_RATE_LIMITED.as_reply())
+            await self._send(self._error_reply(CodedError(Msg.SYSTEM_RATE_LIMITED)))
             if self.refused_in_row > FLOOD_CLOSE_AFTER:
                 await self.close(code=1008, reason=Msg.SYSTEM_RATE_LIMITED.code)
             return
@@ -210,15 +204,20 @@ class ExamConsumer(AsyncWebsocketConsumer):
             handler = getattr(self, "handle_" + message["type"].replace(".", "_"))
             reply = await handler(message)
         except CodedError as error:
-            reply = error.as_reply()
-            if seq is not None:
-                reply["seq"] = seq
+            reply = self._error_reply(error, seq)
         except Exception:
             logger.exception("exam socket message failed for %s", self.examinee_id)
-            reply = Msg.SYSTEM_INTERNAL.as_reply()
-            if seq is not None:
-                reply["seq"] = seq
+            reply = self._error_reply(CodedError(Msg.SYSTEM_INTERNAL), seq)
         await self._send(reply)
+
+    def _error_reply(self, error: CodedError, seq: int | None = None) -> dict[str, Any]:
+        """The error's reply in the page's language. Only an error carries text, so only an error pays
+        for switching the language (a save's ack does not)."""
+        with translation.override(self.language):
+            reply = error.as_reply()
+        if seq is not None:
+            reply["seq"] = seq
+        return reply
 
     async def handle_answer_sync(self, message: dict[str, Any]) -> dict[str, Any]:
         sync = answer_sync_validate(message)
