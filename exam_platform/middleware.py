@@ -28,12 +28,15 @@ from django.middleware import clickjacking, common, csrf, locale, security
 class InlineAsyncMixin:
     """`MiddlewareMixin.__acall__` with the hooks called directly instead of in a thread.
 
-    `response_needs_thread` names the responses whose `process_response` may do I/O."""
+    `request_needs_thread` and `response_needs_thread` name the cases where a hook may do I/O."""
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         response = None
         if hasattr(self, "process_request"):
-            response = self.process_request(request)
+            if self.request_needs_thread(request):
+                response = await sync_to_async(self.process_request, thread_sensitive=True)(request)
+            else:
+                response = self.process_request(request)
         response = response or await self.get_response(request)
         if hasattr(self, "process_response"):
             if self.response_needs_thread(request, response):
@@ -41,6 +44,9 @@ class InlineAsyncMixin:
             else:
                 response = self.process_response(request, response)
         return response
+
+    def request_needs_thread(self, request: HttpRequest) -> bool:
+        return False
 
     def response_needs_thread(self, request: HttpRequest, response: HttpResponseBase) -> bool:
         return False
@@ -67,16 +73,24 @@ class CommonMiddleware(InlineAsyncMixin, common.CommonMiddleware):
 
 
 class CsrfViewMiddleware(InlineAsyncMixin, csrf.CsrfViewMiddleware):
-    """The token check reads the form body for unsafe methods, so that case keeps its thread."""
+    """The token check reads the form body for unsafe methods, so that case keeps its thread; with
+    CSRF_USE_SESSIONS the secret is in the session (a database read), so every hook keeps it."""
 
     def __init__(self, get_response: Any) -> None:
         super().__init__(get_response)
         if self.async_mode:
             self.process_view = self._process_view_async
 
+    def request_needs_thread(self, request: HttpRequest) -> bool:
+        return settings.CSRF_USE_SESSIONS
+
+    def response_needs_thread(self, request: HttpRequest, response: HttpResponseBase) -> bool:
+        return settings.CSRF_USE_SESSIONS
+
     async def _process_view_async(self, request: HttpRequest, callback: Any, args: Any, kwargs: Any) -> Any:
         check = super().process_view
-        if getattr(callback, "csrf_exempt", False) or request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+        safe = getattr(callback, "csrf_exempt", False) or request.method in ("GET", "HEAD", "OPTIONS", "TRACE")
+        if safe and not settings.CSRF_USE_SESSIONS:
             return check(request, callback, args, kwargs)
         return await sync_to_async(check, thread_sensitive=True)(request, callback, args, kwargs)
 

@@ -5,6 +5,7 @@ does: the middleware chain in async mode, the view on the event loop or in a thr
 """
 
 import asyncio
+import re
 import threading
 
 import pytest
@@ -103,19 +104,24 @@ def staff_user(db):
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_an_admin_sign_in_is_csrf_checked_and_its_session_saved(staff_user):
+@pytest.mark.parametrize("csrf_in_session", [False, True])
+async def test_an_admin_sign_in_is_csrf_checked_and_its_session_saved(staff_user, settings, csrf_in_session):
     """A form POST without the CSRF token is refused; with it, the new session is saved (in a thread: on the
-    event loop the save would raise SynchronousOnlyOperation)."""
+    event loop the save would raise SynchronousOnlyOperation). With CSRF_USE_SESSIONS the token's secret is
+    read from the session, in a thread too."""
     # given
+    settings.CSRF_USE_SESSIONS = csrf_in_session
     client = AsyncClient(enforce_csrf_checks=True)
     form = {"username": staff_user.username, "password": PASSWORD, "next": "/admin/"}
     # when
     forged = await client.post("/admin/login/", form)
     page = await client.get("/admin/login/")
-    signed_in = await client.post("/admin/login/", {**form, "csrfmiddlewaretoken": client.cookies["csrftoken"].value})
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    signed_in = await client.post("/admin/login/", {**form, "csrfmiddlewaretoken": token})
     # then
     assert forged.status_code == 403
     assert page.status_code == 200
+    assert ("csrftoken" in client.cookies) is not csrf_in_session
     assert (signed_in.status_code, signed_in["Location"]) == (302, "/admin/")
     assert await sync_to_async(Session.objects.count)() == 1
     assert "Cookie" in signed_in["Vary"]
