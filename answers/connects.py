@@ -9,7 +9,8 @@ exam-start herd the process's database threads spent most of the time waiting fo
 being recorded wait together and go in the next batch: the tokens in one query, the rows in one
 transaction of a fixed number of statements (plans.services.lifecycle.examinees_connect), the
 epochs in one MGET, the contexts in one query. Alone, a connect is its own batch at once, so a
-quiet server adds no wait.
+quiet server adds no wait. The `recover` each page sends next is batched the same way: the caches
+in one Redis round trip, ANSWER_DATA and QUESTION_METADATA in one query each.
 
 A refusal (an invalid token, an examinee without progress) is that socket's own answer; an
 error of the batch itself (the database is down) fails each of its sockets as a lone connect's
@@ -18,15 +19,15 @@ would have.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
+from django.utils import timezone
 
-from exam_platform.db import db_async
+from exam_platform.db import DatabaseBatch, loop_batch
 from exam_platform.redis import redis_client
 from monitoring.messages import CodedError, Msg
 from plans.models import Examinee
@@ -35,6 +36,7 @@ from proctoring.models import SocketSession
 from proctoring.services import ClientInfo, socket_session_close
 
 from .selectors import ExamineeContext, examinee_contexts_get
+from .services.recovery import answers_recover
 from .services.session import examinee_sockets_open
 
 logger = logging.getLogger(__name__)
@@ -103,8 +105,14 @@ def exam_sockets_ready(sockets: Sequence[tuple[str, ClientInfo]]) -> list[Ready 
     return results
 
 
-class ConnectBatch:
-    """The exam sockets of one event loop waiting to be recorded."""
+def _orphans_close(readies: list[Ready]) -> None:
+    """Close the rows of sockets whose connect was cancelled while their batch was recorded (nobody else will)."""
+    for ready in readies:
+        socket_session_close(socket_id=ready.socket.socket_id)
+
+
+class ConnectBatch(DatabaseBatch[tuple[str, ClientInfo], Ready]):
+    """The exam sockets of one event loop waiting to be recorded (exam_platform.db.DatabaseBatch)."""
 
     def __init__(
         self,
@@ -112,59 +120,26 @@ class ConnectBatch:
         record: Callable[[Sequence[tuple[str, ClientInfo]]], list[Ready | CodedError]] = exam_sockets_ready,
         running: int = BATCHES_RUNNING,
     ) -> None:
-        self.record = record
-        self.limit = running
-        self.waiting: list[tuple[str, ClientInfo, asyncio.Future[Ready]]] = []
-        self.running: set[asyncio.Task] = set()  # held here, or the loop could drop a running batch
+        super().__init__(run=record, running=running, max_size=BATCH_MAX_SIZE, orphaned=_orphans_close)
 
     async def ready(self, token: str, info: ClientInfo) -> Ready:
         """Record this socket with the others of the moment; raise its CodedError when refused."""
-        future: asyncio.Future[Ready] = asyncio.get_running_loop().create_future()
-        self.waiting.append((token, info, future))
-        self._start()
-        return await future
-
-    def _start(self) -> None:
-        while self.waiting and len(self.running) < self.limit:
-            batch, self.waiting = self.waiting[:BATCH_MAX_SIZE], self.waiting[BATCH_MAX_SIZE:]
-            task = asyncio.get_running_loop().create_task(self._run(batch))
-            self.running.add(task)
-            task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task) -> None:
-        self.running.discard(task)
-        self._start()
-
-    async def _run(self, batch: list[tuple[str, ClientInfo, asyncio.Future[Ready]]]) -> None:
-        try:
-            results = await db_async(self.record)([(token, info) for token, info, _future in batch])
-            if len(results) != len(batch):
-                raise RuntimeError(f"{len(results)} answers for {len(batch)} connects")
-        except Exception as exc:  # the batch failed as a whole: each socket fails as it would alone
-            for _token, _info, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        orphans = []
-        for (_token, _info, future), result in zip(batch, results, strict=True):
-            if future.done():  # its socket's connect was cancelled meanwhile
-                if isinstance(result, Ready):
-                    orphans.append(result.socket.socket_id)
-            elif isinstance(result, CodedError):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-        for socket_id in orphans:  # nobody will close these rows: close them now
-            await db_async(socket_session_close)(socket_id=socket_id)
-
-
-_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ConnectBatch] = weakref.WeakKeyDictionary()
+        return await self.call((token, info))
 
 
 def connect_batch() -> ConnectBatch:
-    """The batch of the running event loop (one per loop and process; tests run several loops)."""
-    loop = asyncio.get_running_loop()
-    batch = _batches.get(loop)
-    if batch is None:
-        batch = _batches[loop] = ConnectBatch()
-    return batch
+    """The connect batch of the running event loop."""
+    return loop_batch("connect", ConnectBatch)
+
+
+def contexts_recover(contexts: Sequence[ExamineeContext]) -> list[dict[str, Any]]:
+    """In a database thread: the recover.result of each context, read together (answers_recover)."""
+    return answers_recover(contexts=contexts, now=timezone.now())
+
+
+def recover_batch() -> DatabaseBatch[ExamineeContext, dict[str, Any]]:
+    """The recover batch of the running event loop: the first `recover` of every socket of a herd
+    follows its connect, so they come together too."""
+    return loop_batch(
+        "recover", lambda: DatabaseBatch(run=contexts_recover, running=BATCHES_RUNNING, max_size=BATCH_MAX_SIZE)
+    )

@@ -36,11 +36,10 @@ from proctoring.services import ClientInfo, socket_session_close
 
 from .admission import HOLD_SECONDS, AdmissionRefused, admission_gate
 from .api.authentication import examinee_cookie_token
-from .connects import EPOCH_UNKNOWN, connect_batch, epoch_format, examinee_contexts_load
+from .connects import EPOCH_UNKNOWN, connect_batch, epoch_format, examinee_contexts_load, recover_batch
 from .keys import answer_committed_channel, examinee_channel_group
 from .selectors import ExamineeContext
 from .services.protocol import answer_sync_validate, message_parse
-from .services.recovery import answer_recover
 from .services.submit import answer_sheet_submit
 from .services.sync import ContextOutdated, answer_sync_apply_async
 from .tasks import answer_queue_flush_task
@@ -242,7 +241,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
     async def handle_recover(self, message: dict[str, Any]) -> dict[str, Any]:
         try:
             context = await self._context(max_age=CONTEXT_FRESH_SECONDS)
-            return await db_async(answer_recover)(context=context, now=timezone.now())
+            return await recover_batch().call(context)
         finally:
             self._admission_leave()  # ready: the next examinee waiting at the gate may come in
 

@@ -180,13 +180,11 @@ def examinee_contexts_get(*, examinee_ids: Iterable[str]) -> dict[str, ExamineeC
     }
 
 
-def answer_data_list(*, examinee_id: str, question_ids: list[str] | None = None) -> QuerySet[AnswerData]:
-    """The committed answers of an examinee (optionally of some questions)."""
-    queryset = AnswerData.objects.filter(examinee_id=examinee_id)
-    if question_ids is not None:
-        queryset = queryset.filter(question_id__in=question_ids)
-    return queryset
+def answer_data_of(*, examinee_ids: list[str]) -> QuerySet[AnswerData]:
+    """The committed answers of several examinees (of every paper)."""
+    return AnswerData.objects.filter(examinee_id__in=examinee_ids)
 
 
-def question_metadata_list(*, examinee_id: str, question_ids: list[str]) -> QuerySet[QuestionMetadata]:
-    return QuestionMetadata.objects.filter(examinee_id=examinee_id, question_id__in=question_ids)
+def question_metadata_of(*, examinee_ids: list[str]) -> QuerySet[QuestionMetadata]:
+    """The per-question behaviour counters of several examinees (of every paper)."""
+    return QuestionMetadata.objects.filter(examinee_id__in=examinee_ids)

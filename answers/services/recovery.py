@@ -10,6 +10,7 @@ An earlier version comes from ANSWER_HISTORY (이전 버전 조회).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ from exam_platform.redis import redis_client, redis_replica_client
 from ..keys import answer_cache_key
 from ..models import AnswerHistory
 from ..redis_scripts import WARM_FROM_DATABASE, script
-from ..selectors import ExamineeContext, answer_data_list, question_metadata_list
+from ..selectors import ExamineeContext, answer_data_of, question_metadata_of
 
 
 @dataclass
@@ -37,17 +38,23 @@ def _decode_fields(raw: dict) -> dict[str, str]:
     }
 
 
-def _cache_read(cache_key: str) -> CacheRead:
-    try:
-        return CacheRead(_decode_fields(redis_client().hgetall(cache_key)), "primary")
-    except redis.RedisError:
-        replica = redis_replica_client()
-        if replica is not None:
-            try:
-                return CacheRead(_decode_fields(replica.hgetall(cache_key)), "replica")
-            except redis.RedisError:
-                pass
-    return CacheRead({}, "none")
+def _caches_read(cache_keys: Sequence[str]) -> list[CacheRead]:
+    """The cache hashes of `cache_keys` in one round trip, from the primary, else the replica, else none."""
+    if not cache_keys:
+        return []
+    clients = [("primary", redis_client())]
+    replica = redis_replica_client()
+    if replica is not None:
+        clients.append(("replica", replica))
+    for origin, client in clients:
+        try:
+            pipe = client.pipeline(transaction=False)
+            for cache_key in cache_keys:
+                pipe.hgetall(cache_key)
+            return [CacheRead(_decode_fields(raw), origin) for raw in pipe.execute()]
+        except redis.RedisError:
+            continue
+    return [CacheRead({}, "none") for _key in cache_keys]
 
 
 def answer_recover(*, context: ExamineeContext, now: datetime) -> dict[str, Any]:
@@ -57,17 +64,49 @@ def answer_recover(*, context: ExamineeContext, now: datetime) -> dict[str, Any]
     {q: version in ANSWER_DATA}, metadata, navigation, the stage, its testCode, its questions,
     and the source: "cache", "database" or "partial".
     """
+    return answers_recover(contexts=[context], now=now)[0]
+
+
+def answers_recover(*, contexts: Sequence[ExamineeContext], now: datetime) -> list[dict[str, Any]]:
+    """`answer_recover` of several examinees together (an exam-start herd's recovers, answers.connects):
+    their caches in one Redis round trip, their ANSWER_DATA and QUESTION_METADATA in one query each."""
+    cache_keys = [
+        answer_cache_key(exam_id=context.plan_id, test_code=context.test_code, user_id=context.examinee_id)
+        for context in contexts
+    ]
+    caches = _caches_read(cache_keys)
+    examinee_ids = sorted({context.examinee_id for context in contexts})
+    stored_by: dict[str, dict[str, Any]] = {examinee_id: {} for examinee_id in examinee_ids}
+    for row in answer_data_of(examinee_ids=examinee_ids):
+        stored_by[row.examinee_id][row.question_id] = row
+    behaviors_by: dict[str, dict[str, Any]] = {examinee_id: {} for examinee_id in examinee_ids}
+    for row in question_metadata_of(examinee_ids=examinee_ids):
+        behaviors_by[row.examinee_id][row.question_id] = row
+    return [
+        _sheet(
+            context=context,
+            cache_key=cache_key,
+            cache=cache,
+            stored={q: row for q, row in stored_by[context.examinee_id].items() if q in context.paper.rules},
+            behaviors=behaviors_by[context.examinee_id],
+            now=now,
+        )
+        for context, cache_key, cache in zip(contexts, cache_keys, caches, strict=True)
+    ]
+
+
+def _sheet(
+    *,
+    context: ExamineeContext,
+    cache_key: str,
+    cache: CacheRead,
+    stored: dict[str, Any],
+    behaviors: dict[str, Any],
+    now: datetime,
+) -> dict[str, Any]:
+    """One examinee's `recover.result` from their cache hash and database rows (warming the cache if it lacks any)."""
     paper = context.paper
     question_ids = list(paper.rules)
-    cache_key = answer_cache_key(exam_id=context.plan_id, test_code=context.test_code, user_id=context.examinee_id)
-    cache = _cache_read(cache_key)
-    stored = {
-        row.question_id: row for row in answer_data_list(examinee_id=context.examinee_id, question_ids=question_ids)
-    }
-    behaviors = {
-        row.question_id: row
-        for row in question_metadata_list(examinee_id=context.examinee_id, question_ids=question_ids)
-    }
     answers: dict[str, dict[str, Any]] = {}
     cache_has = cache_lacks = False
     for question_id in question_ids:

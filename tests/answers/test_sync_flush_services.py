@@ -8,9 +8,10 @@ from answers.models import AnswerData, AnswerHistory, QuestionMetadata, SolvingS
 from answers.selectors import examinee_context_get
 from answers.services.flush import answer_queue_ensure, answer_queue_flush
 from answers.services.protocol import answer_sync_validate
-from answers.services.recovery import answer_recover
+from answers.services.recovery import answer_recover, answers_recover
 from answers.services.sync import answer_sync_apply
 from monitoring.messages import CodedError, Msg
+from plans.services.lifecycle import examinee_connect
 from tests.answers.helpers import stored_answer_state, sync_message
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,6 +122,47 @@ def test_recover_reads_cache_then_database(redis_conn, examinee, open_exam, ques
     assert (from_db["answers"][q1]["value"], from_db["answers"][q1]["version"]) == ("2", 5)
     assert again["source"] == "cache"
     assert len(from_db["questions"]) == len(questions)
+
+
+def test_recovering_several_together_matches_one_by_one_in_two_queries(
+    redis_conn, examinee, make_examinees, open_exam, questions, django_assert_num_queries
+):
+    """answers_recover of a herd gives each examinee what answer_recover gives alone (cache, database,
+    partial, nothing; the lost cache warmed), with one query per table whatever their number."""
+    # given: `cached` only in Redis, `lost` only in the database, `partial` in both, `blank` nowhere
+    answer_queue_ensure(redis_conn)
+    cached, (lost, partial, blank) = examinee, make_examinees(3, prefix="RC")
+    q1, q2 = questions[0].pk, questions[1].pk
+    for person in (lost, partial):
+        examinee_connect(examinee_id=person.pk)
+        _apply(person, open_exam.test_code_id, {q1: ("1", 3)})
+    answer_queue_flush(consumer="test")
+    _apply(partial, open_exam.test_code_id, {q2: ("4", 1)})
+
+    def caches_lose():  # lost's whole hash, partial's flushed q1
+        redis_conn.delete(f"exam:{lost.plan_id}:test:{open_exam.test_code_id}:user:{lost.pk}")
+        key = f"exam:{partial.plan_id}:test:{open_exam.test_code_id}:user:{partial.pk}"
+        redis_conn.hdel(key, f"a:{q1}", f"v:{q1}", f"h:{q1}", f"c:{q1}")
+
+    examinee_connect(examinee_id=cached.pk)
+    _apply(cached, open_exam.test_code_id, {q2: ("2", 7)})
+    people = [cached, lost, partial, blank]
+    contexts = [examinee_context_get(examinee_id=person.pk) for person in people]
+    now = timezone.now()
+    # when
+    caches_lose()
+    with django_assert_num_queries(2):
+        together = answers_recover(contexts=contexts, now=now)
+    warmed = answers_recover(contexts=contexts, now=now)
+    caches_lose()
+    alone = [answer_recover(context=context, now=now) for context in contexts]
+    # then
+    assert together == alone
+    assert [result["source"] for result in together] == ["cache", "database", "partial", "cache"]
+    assert [result["source"] for result in warmed] == ["cache"] * 4
+    assert [result["userId"] for result in together] == [person.pk for person in people]
+    assert together[1]["answers"][q1]["value"] == "1" and together[2]["answers"][q2]["value"] == "4"
+    assert together[3]["answers"] == {}
 
 
 def test_solving_stats_are_recounted_from_the_flushed_rows(redis_conn, examinee, open_exam, questions):
