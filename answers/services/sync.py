@@ -21,7 +21,7 @@ from typing import Any
 import redis
 from django.conf import settings
 
-from exam_platform.redis import redis_async_client
+from exam_platform.redis_batch import script_batch
 from monitoring.messages import CodedError, Msg
 from plans.services.lifecycle import exam_examinee_epoch_key, exam_group_epoch_key
 
@@ -210,9 +210,6 @@ def answer_sync_apply(
     return _interpret(prepared, reply)
 
 
-_async_scripts: dict[int, Any] = {}
-
-
 async def answer_sync_apply_async(*, context: ExamineeContext, message: SyncMessage, now: datetime) -> SyncResult:
     """Apply a validated sync message from an event loop (the WebSocket consumer uses this).
 
@@ -221,12 +218,9 @@ async def answer_sync_apply_async(*, context: ExamineeContext, message: SyncMess
     prepared = answer_sync_prepare(context=context, message=message, now=now)
     if not prepared.question_ids:
         return prepared.result
-    client = redis_async_client()
-    sync_script = _async_scripts.get(id(client))
-    if sync_script is None:
-        sync_script = _async_scripts[id(client)] = client.register_script(SYNC_APPLY)
     try:
-        reply = await sync_script(keys=prepared.keys, args=prepared.args)
+        # Pipelined with the other saves of the moment in this process (exam_platform.redis_batch).
+        reply = await script_batch(SYNC_APPLY)(keys=prepared.keys, args=prepared.args)
     except redis.RedisError as exc:
         raise _redis_failure(exc) from exc
     return _interpret(prepared, reply)
