@@ -27,7 +27,8 @@ from typing import Any
 import redis
 from django.utils import timezone
 
-from exam_platform.db import DatabaseBatch, loop_batch
+from exam_platform.batching import loop_batch
+from exam_platform.db import DatabaseBatch
 from exam_platform.redis import redis_client
 from monitoring.messages import CodedError, Msg
 from plans.models import Examinee

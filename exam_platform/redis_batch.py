@@ -18,23 +18,20 @@ those calls sent again.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
 
+from exam_platform.batching import Batcher, loop_batch
 from exam_platform.redis import redis_async_client
 
 IN_FLIGHT = 4
 MAX_SIZE = 200
 
-Call = tuple[Sequence[str], Sequence[Any], "asyncio.Future[Any]"]
 
-
-class ScriptBatch:
+class ScriptBatch(Batcher[tuple[Sequence[str], Sequence[Any]], Any]):
     """One Lua script's calls of one event loop, pipelined (see the module docstring)."""
 
     def __init__(
@@ -45,49 +42,17 @@ class ScriptBatch:
         in_flight: int = IN_FLIGHT,
         max_size: int = MAX_SIZE,
     ) -> None:
+        super().__init__(in_flight=in_flight, max_size=max_size)
         self.source = source
         self.sha = hashlib.sha1(source.encode("utf-8")).hexdigest()
         self.client = client
-        self.limit = in_flight
-        self.max_size = max_size
-        self.waiting: list[Call] = []
-        self.running: set[asyncio.Task] = set()  # held here, or the loop could drop a pipeline in flight
 
     async def __call__(self, *, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """The script's reply for these keys and arguments; raises its error (redis.RedisError)."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.waiting.append((keys, args, future))
-        self._start()
-        return await future
+        """The script's reply for these keys and arguments; raises its error (redis.RedisError). A caller
+        cancelled while its pipeline is in flight leaves its script run, as a lone call's would be."""
+        return await self.call((keys, args))
 
-    def _start(self) -> None:
-        while self.waiting and len(self.running) < self.limit:
-            batch, self.waiting = self.waiting[: self.max_size], self.waiting[self.max_size :]
-            task = asyncio.get_running_loop().create_task(self._run(batch))
-            self.running.add(task)
-            task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task) -> None:
-        self.running.discard(task)
-        self._start()
-
-    async def _run(self, batch: list[Call]) -> None:
-        try:
-            replies = await self._send([(keys, args) for keys, args, _future in batch])
-        except Exception as exc:  # the pipeline failed as a whole: each call fails as it would alone
-            for _keys, _args, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
-        for (_keys, _args, future), reply in zip(batch, replies, strict=True):
-            if future.done():  # its caller was cancelled; the script ran, as a lone call's would have
-                continue
-            if isinstance(reply, Exception):
-                future.set_exception(reply)
-            else:
-                future.set_result(reply)
-
-    async def _send(self, calls: list[tuple[Sequence[str], Sequence[Any]]]) -> list[Any]:
+    async def execute(self, calls: Sequence[tuple[Sequence[str], Sequence[Any]]]) -> list[Any]:
         client = self.client()
         replies = await self._pipeline(client, calls)
         lost = [index for index, reply in enumerate(replies) if isinstance(reply, redis.exceptions.NoScriptError)]
@@ -98,20 +63,15 @@ class ScriptBatch:
                 replies[index] = reply
         return replies
 
-    async def _pipeline(self, client: redis.asyncio.Redis, calls: list[tuple[Sequence[str], Sequence[Any]]]) -> list:
+    async def _pipeline(
+        self, client: redis.asyncio.Redis, calls: Sequence[tuple[Sequence[str], Sequence[Any]]]
+    ) -> list[Any]:
         pipe = client.pipeline(transaction=False)
         for keys, args in calls:
             pipe.evalsha(self.sha, len(keys), *keys, *args)
         return list(await pipe.execute(raise_on_error=False))
 
 
-_batches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, ScriptBatch]] = weakref.WeakKeyDictionary()
-
-
 def script_batch(source: str) -> ScriptBatch:
     """The running event loop's batch of the script `source` (one per script, loop and process)."""
-    batches = _batches.setdefault(asyncio.get_running_loop(), {})
-    batch = batches.get(source)
-    if batch is None:
-        batch = batches[source] = ScriptBatch(source)
-    return batch
+    return loop_batch(f"script:{hashlib.sha1(source.encode('utf-8')).hexdigest()}", lambda: ScriptBatch(source))

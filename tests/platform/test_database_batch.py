@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from exam_platform.db import DatabaseBatch, loop_batch
+from exam_platform.batching import loop_batch
+from exam_platform.db import DatabaseBatch
 
 
 def doubled(items):
