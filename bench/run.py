@@ -123,11 +123,12 @@ def median_spread(values: list[float]) -> tuple[float, float, float]:
 
 
 def code_commit() -> str:
-    """The commit of the measured code (with "+changes" when the work tree differs), or "" outside git."""
+    """The commit of the measured code (with "+changes" when the work tree differs outside docs/, which
+    make bench itself rewrites before this runs), or "" outside git."""
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True)  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs"],
+                               cwd=ROOT, capture_output=True, text=True)  # fmt: skip
     except OSError:
         return ""
     if head.returncode != 0:
