@@ -85,7 +85,10 @@ BatcherT = TypeVar("BatcherT", bound=Batcher)
 def loop_batch(name: str, make: Callable[[], BatcherT]) -> BatcherT:
     """The running event loop's batch called `name`, made by `make` the first time (one per loop and
     process; tests run several loops)."""
-    batches = _loop_batches.setdefault(asyncio.get_running_loop(), {})
+    loop = asyncio.get_running_loop()
+    batches = _loop_batches.get(loop)
+    if batches is None:
+        batches = _loop_batches[loop] = {}
     batch = batches.get(name)
     if batch is None:
         batch = batches[name] = make()

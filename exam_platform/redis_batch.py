@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import Any
 
 import redis
@@ -72,6 +73,12 @@ class ScriptBatch(Batcher[tuple[Sequence[str], Sequence[Any]], Any]):
         return list(await pipe.execute(raise_on_error=False))
 
 
+@cache
+def _batch_name(source: str) -> str:
+    return "script:" + hashlib.sha1(source.encode("utf-8")).hexdigest()
+
+
 def script_batch(source: str) -> ScriptBatch:
-    """The running event loop's batch of the script `source` (one per script, loop and process)."""
-    return loop_batch(f"script:{hashlib.sha1(source.encode('utf-8')).hexdigest()}", lambda: ScriptBatch(source))
+    """The running event loop's batch of the script `source` (one per script, loop and process; called
+    on every save, so the script's name is hashed once per process, not per call)."""
+    return loop_batch(_batch_name(source), lambda: ScriptBatch(source))

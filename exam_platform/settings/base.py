@@ -120,10 +120,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # than the pool holds, so that no thread waits for a connection.
 DATABASE_THREADS = env.int("DATABASE_THREADS", default=min(8, DATABASE_POOL_MAX_SIZE or 8))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-# The cyclic garbage collector of an ASGI process (exam_platform.runtime.gc_tune): the objects alive at
-# start-up are frozen out of its walks, and its first generation runs every ASGI_GC_THRESHOLD
-# container allocations (Python's default: 700). 0 leaves Python's collector as it is.
-ASGI_GC_THRESHOLD = env.int("ASGI_GC_THRESHOLD", default=0)
 # Examinees of one ASGI process getting ready (connect and first recover) at once, and the longest
 # wait in line (told to the page with admission.wait) before a newcomer is told to come back later
 # (answers.admission, SYS-005). With the connects recorded together (answers.connects) a wait of

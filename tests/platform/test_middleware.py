@@ -4,7 +4,6 @@ The async tests go through Django's AsyncClient, which serves the request the wa
 does: the middleware chain in async mode, the view on the event loop or in a thread.
 """
 
-import asyncio
 import re
 import threading
 
@@ -176,4 +175,3 @@ def test_every_configured_middleware_is_the_inline_kind(settings):
 
     classes = [import_string(path) for path in settings.MIDDLEWARE]
     assert all(issubclass(cls, middleware.InlineAsyncMixin) for cls in classes), classes
-    assert asyncio.iscoroutinefunction(middleware.InlineAsyncMixin.__acall__)
