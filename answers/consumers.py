@@ -10,12 +10,12 @@ durable state is in Redis and the database, and a reconnecting page runs `recove
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
 from urllib.parse import parse_qs
 
+import orjson
 import redis
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
@@ -41,7 +41,7 @@ from .keys import answer_committed_channel, examinee_channel_group
 from .selectors import ExamineeContext
 from .services.protocol import answer_sync_validate, message_parse
 from .services.submit import answer_sheet_submit
-from .services.sync import ContextOutdated, answer_sync_apply_async
+from .services.sync import ContextOutdated, answer_sync_apply_async, early_flush_bell
 from .tasks import answer_queue_flush_task
 
 logger = logging.getLogger(__name__)
@@ -234,7 +234,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
                 result = await answer_sync_apply_async(context=context, message=sync, now=timezone.now())
             except ContextOutdated:
                 raise CodedError(Msg.SYSTEM_STORE_UNAVAILABLE, detail="exam state changing; retry") from None
-        if result.needs_early_flush:
+        if result.needs_early_flush and early_flush_bell.due():
             await sync_to_async(answer_queue_flush_task.apply_async)(priority=9)
         return result.as_ack()
 
@@ -370,4 +370,4 @@ class ExamConsumer(AsyncWebsocketConsumer):
         return True
 
     async def _send(self, payload: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(payload, ensure_ascii=False))
+        await self.send(text_data=orjson.dumps(payload).decode())

@@ -46,6 +46,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+import orjson
 import psutil
 import websockets
 from websockets.asyncio.client import connect as ws_connect
@@ -309,7 +310,7 @@ class Examinee:
         stats = self.run.stats
         try:
             async for raw in self.socket:
-                message = json.loads(raw)
+                message = orjson.loads(raw)
                 kind = message.get("type")
                 if kind == "admission.wait":
                     # Waiting in line at the server: replies may take that long (and half again), as on the page.
@@ -352,7 +353,7 @@ class Examinee:
         self.replies.append(reply)
         started = time.perf_counter()
         try:
-            await self.socket.send(json.dumps(message, ensure_ascii=False))
+            await self.socket.send(orjson.dumps(message).decode())
         except websockets.exceptions.ConnectionClosed:
             if reply in self.replies:
                 self.replies.remove(reply)  # never sent: nobody will wait for its answer

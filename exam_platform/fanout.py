@@ -15,12 +15,12 @@ it announces is in Redis and the database, where `recover` reads it.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 import redis
 import redis.asyncio
 
@@ -45,7 +45,7 @@ def fanout_publish(channel: str, payloads: dict[str, Any], *, client: redis.Redi
     if not payloads:
         return 0
     try:
-        return int((client or redis_client()).publish(channel, json.dumps(payloads, ensure_ascii=False)))
+        return int((client or redis_client()).publish(channel, orjson.dumps(payloads)))
     except redis.RedisError:  # a doorbell must never fail the committed change that rang it
         logger.warning("%d doorbells on %s not published", len(payloads), channel, exc_info=True)
         return 0
@@ -94,7 +94,7 @@ class Fanout:
     async def deliver(self, data: bytes | str) -> int:
         """Hand one published batch to the local handlers; a failing handler is logged and skipped."""
         try:
-            payloads = json.loads(data)
+            payloads = orjson.loads(data)
         except ValueError:
             logger.warning("unreadable batch on %s", self.channel)
             return 0

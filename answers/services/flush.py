@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 import redis
 from django.conf import settings
@@ -104,9 +105,14 @@ def _decode(value: bytes | str) -> str:
 
 
 def _parse_entry(stream: str, entry_id: bytes | str, fields: dict) -> QueueEntry:
-    decoded = {_decode(k): _decode(v) for k, v in fields.items()}
-    header = json.loads(decoded.pop("m"))
-    answers = {key[2:]: json.loads(value) for key, value in decoded.items() if key.startswith("q:")}
+    header: dict[str, Any] = {}
+    answers: dict[str, Any] = {}
+    for key, value in fields.items():
+        name = _decode(key)
+        if name == "m":
+            header = orjson.loads(value)
+        elif name.startswith("q:"):
+            answers[name[2:]] = orjson.loads(value)
     return QueueEntry(stream=stream, entry_id=_decode(entry_id), header=header, answers=answers)
 
 

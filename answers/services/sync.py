@@ -13,11 +13,14 @@ coded error and never an ack. Versions only move forward:
 
 from __future__ import annotations
 
-import json
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import redis
 from django.conf import settings
 
@@ -31,6 +34,7 @@ from ..selectors import ExamineeContext
 from .protocol import SyncMessage
 
 EARLY_FLUSH_BACKLOG = 5000
+EARLY_FLUSH_EVERY_SECONDS = 1.0
 
 
 class ContextOutdated(Exception):
@@ -51,7 +55,8 @@ class SyncResult:
 
     @property
     def needs_early_flush(self) -> bool:
-        """The queue has grown past what the periodic flush drains comfortably: ring the bell now."""
+        """The queue has grown past what the periodic flush drains comfortably: ring the bell now,
+        unless this process rang it a moment ago (`early_flush_bell`)."""
         return self.backlog >= EARLY_FLUSH_BACKLOG
 
     def as_ack(self) -> dict[str, Any]:
@@ -64,13 +69,38 @@ class SyncResult:
         }
 
 
+class EarlyFlushBell:
+    """At most one early flush ring per process per `every` seconds.
+
+    While the queue is over EARLY_FLUSH_BACKLOG every save sees it; a ring per save queued a flush
+    task for each (thousands a second at load), and the worker spent its time draining tasks that
+    found the queue already taken. One ring starts a flush that drains up to its time budget; the
+    beat's ring every second remains the floor.
+    """
+
+    def __init__(self, every: float = EARLY_FLUSH_EVERY_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every = every
+        self.clock = clock
+        self.rung_at = -math.inf
+
+    def due(self) -> bool:
+        now = self.clock()
+        if now - self.rung_at < self.every:
+            return False
+        self.rung_at = now
+        return True
+
+
+early_flush_bell = EarlyFlushBell()
+
+
 @dataclass(frozen=True)
 class PreparedSync:
     """A validated message turned into the script's keys and arguments."""
 
     result: SyncResult
     keys: list[str]
-    args: list[str]
+    args: list[str | bytes]
     question_ids: list[str]
     versions: list[int]
 
@@ -115,7 +145,7 @@ def answer_sync_prepare(
         "scrolls": behavior.scrolls,
         "visits": behavior.visits,
     }
-    args: list[str] = []
+    args: list[str | bytes] = []
     question_ids: list[str] = []
     versions: list[int] = []
     for change in message.answers:
@@ -131,7 +161,7 @@ def answer_sync_prepare(
             "received": received,
             "behavior": behavior_entry,
         }
-        args += [change.question_id, str(change.version), change.value, json.dumps(entry, ensure_ascii=False)]
+        args += [change.question_id, str(change.version), change.value, orjson.dumps(entry)]
         question_ids.append(change.question_id)
         versions.append(change.version)
     meta = {"lastSync": received, "status": message.status, "device": message.device}
@@ -153,9 +183,9 @@ def answer_sync_prepare(
         result=result,
         keys=[cache_key, stream, exam_group_epoch_key(context.group_id), exam_examinee_epoch_key(context.examinee_id)],
         args=[
-            json.dumps(meta, ensure_ascii=False),
-            json.dumps(list(behavior.navigation), ensure_ascii=False),
-            json.dumps(header, ensure_ascii=False),
+            orjson.dumps(meta),
+            orjson.dumps(list(behavior.navigation)),
+            orjson.dumps(header),
             str(len(question_ids)),
             "all" if all_or_nothing else "each",
             *args,

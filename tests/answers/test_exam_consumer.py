@@ -192,3 +192,46 @@ async def test_an_idle_socket_outlives_the_channel_layers_blocking_read(redis_co
     # then
     assert reply["type"] == "heartbeat.ack"
     await communicator.disconnect()
+
+
+def _flush_rings_queued(redis_conn) -> int:
+    """The answer flush tasks waiting in the Celery broker (the same Redis in tests), over its priority lists."""
+    rings = 0
+    for key in redis_conn.keys("celery*"):
+        if redis_conn.type(key) != b"list":
+            continue
+        for body in redis_conn.lrange(key, 0, -1):
+            rings += json.loads(body)["headers"]["task"] == "answers.tasks.answer_queue_flush_task"
+    return rings
+
+
+async def test_a_long_queue_rings_the_early_flush_once_a_second_not_on_every_save(
+    redis_conn, examinee, open_exam, questions, token
+):
+    """Over EARLY_FLUSH_BACKLOG each save sees the long queue; one flush task is queued for a burst of
+    saves, and another only once a second has passed (before, every save queued its own)."""
+    # given: the answer stream already holds the backlog, and this process has not rung lately
+    from answers.keys import answer_stream_for
+    from answers.services.sync import EARLY_FLUSH_BACKLOG, early_flush_bell
+
+    answer_queue_ensure(redis_conn)
+    pipe = redis_conn.pipeline(transaction=False)
+    for number in range(EARLY_FLUSH_BACKLOG):
+        pipe.xadd(answer_stream_for("normal"), {"m": "{}", "n": str(number)})
+    pipe.execute()
+    early_flush_bell.rung_at = float("-inf")
+    communicator = await exam_socket_connect(token)
+    q1 = questions[0].pk
+    # when: three saves in a burst, then one more after a second
+    for version in (1, 2, 3):
+        await communicator.send_json_to(sync_message(examinee=examinee, test_code=open_exam.test_code_id,
+                                                     changes={q1: (str(version), version)}, seq=version))  # fmt: skip
+        assert (await communicator.receive_json_from(timeout=5))["accepted"] == {q1: version}
+    after_burst = _flush_rings_queued(redis_conn)
+    early_flush_bell.rung_at -= early_flush_bell.every
+    await communicator.send_json_to(sync_message(examinee=examinee, test_code=open_exam.test_code_id,
+                                                 changes={q1: ("4", 4)}, seq=4))  # fmt: skip
+    await communicator.receive_json_from(timeout=5)
+    # then
+    assert (after_burst, _flush_rings_queued(redis_conn)) == (1, 2)
+    await communicator.disconnect()

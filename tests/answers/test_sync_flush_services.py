@@ -213,3 +213,18 @@ def test_the_sheet_keeps_only_the_latest_navigation_moves(redis_conn, examinee, 
     # then
     assert 0 < NAVIGATION_KEEP < len(moves)
     assert [move["from"] for move in recovered["navigation"]] == [move["from"] for move in moves[-NAVIGATION_KEEP:]]
+
+
+def test_the_early_flush_bell_rings_once_per_interval():
+    """The rule on its own: the first call rings, calls within `every` seconds do not, the next one does."""
+    from answers.services.sync import EarlyFlushBell
+
+    now = [100.0]
+    bell = EarlyFlushBell(every=1.0, clock=lambda: now[0])
+    rung = [bell.due()]
+    now[0] = 100.5
+    rung.append(bell.due())
+    now[0] = 101.0
+    rung.append(bell.due())
+    rung.append(bell.due())
+    assert rung == [True, False, True, False]
