@@ -179,12 +179,13 @@ def plots_make(results: dict[str, Any], plots: Path) -> dict[str, str]:
         figure, axis = plt.subplots(figsize=(6, 3.6))
         for run in runs:
             times = sorted(run["ready_times"])
-            axis.plot(times, [100 * (index + 1) / len(times) for index in range(len(times))],
-                      label=f"daphne × {run.get('processes', 1)}")  # fmt: skip
+            everyone = run.get("examinees") or len(times)
+            axis.plot(times, [100 * (index + 1) / everyone for index in range(len(times))],
+                      label=f"{run.get('examinees', 0):,} on daphne × {run.get('processes', 1)}")  # fmt: skip
         axis.axvline(HERD_TARGET_S, color="grey", linestyle=":", label="target 60 s")
         axis.set_xlabel("seconds from the start of the herd")
         axis.set_ylabel("% of examinees signed in, connected, recovered")
-        axis.set_title(f"Exam-start herd of {runs[0].get('examinees', 0):,}")
+        axis.set_title("Exam-start herd")
         axis.grid(True, alpha=0.3)
         axis.legend(fontsize=7)
         figure.tight_layout()
@@ -609,7 +610,7 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
     herds = herd_runs(scenarios)
     if herds:
         largest = max(run.get("examinees", 0) for run in herds)
-        ok = largest >= 10000 and any(herd_run_holds(run) for run in herds)
+        ok = any(run.get("examinees", 0) >= 10000 and herd_run_holds(run) for run in herds)
         verdict = holds(ok) if largest >= 10000 else f"**not shown** (herd of {fmt(largest)})"
         measured = "; ".join(
             f"daphne × {run.get('processes', 1)}: {fmt(run.get('ready'))} of {fmt(run.get('examinees'))} in "
@@ -713,10 +714,9 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
 
     # Herd ----------------------------------------------------------------------------------
     if herds:
-        size = herds[0].get("examinees")
         lines += ["### Exam-start herd", ""]
         lines += [
-            f"{fmt(size)} examinees start together (no pacing): sign-in over HTTP, socket, `recover`.",
+            "All the run's examinees start together (no pacing): sign-in over HTTP, socket, `recover`.",
             "",
             "| daphne processes | examinees | all ready after (s) | per examinee p50 / p99 (s) "
             "| of which signed in p50 / p99 (s) | recover p99 (ms) "

@@ -9,7 +9,8 @@ bench/loadgen.py processes. Scenarios, each bounded in time (flags scale them):
 - steady: N examinees saving every 5 s with heartbeats, for each N of --sizes; py-spy profiles
   daphne during the --profile-size run; then --no-pool-size examinees without the connection pool;
   then each of --steady-processes-sizes on daphne × --steady-processes sharing one port;
-- herd: --herd examinees sign in, connect and recover at once, on daphne × each of --herd-processes;
+- herd: --herd examinees sign in, connect and recover at once, on daphne × each of --herd-processes,
+  then --herd-target (the target's 10,000) once on the most processes;
 - reconnect: --reconnect-size examinees saving; daphne is SIGKILLed and a new one started on the same
   port; how long until they are all connected and recovered again, and nothing acknowledged is lost;
 - asgi: the same steady load (--asgi-size) against daphne and uvicorn, one process and two sharing
@@ -366,12 +367,17 @@ class Bench:
     def herd(self) -> None:
         """The exam-start herd on one daphne (profiled), then on daphne × N sharing one port
         (--herd-processes), each on a fresh seed so that every run begins the same waiting examinees."""
-        size = self.options.herd
-        for processes in self.options.herd_processes:
+        options = self.options
+        runs = [(options.herd, processes) for processes in options.herd_processes]
+        if options.herd_target > options.herd:
+            # The target's own size once, on the most processes (it is a run of its own, never profiled).
+            runs.append((options.herd_target, max(options.herd_processes)))
+        for number, (size, processes) in enumerate(runs):
             self.seeded = 0  # a fresh seed: the previous herd's examinees have begun
             self.seed(size, seconds_needed=600)
             name = f"herd-{size}" if processes == 1 else f"herd-{size}-x{processes}"
-            if processes == 1:
+            profiled = processes == 1 and size == options.herd
+            if profiled:
                 self.services_start()
                 self.profile_start(name, key="daphne_herd")
             else:
@@ -381,7 +387,7 @@ class Bench:
                 args=["--herd", "--warmup", "0", "--connect-concurrency", str(size), "--open-timeout", "120",
                       "--attempts", "8"],
             )  # fmt: skip
-            if processes == 1:
+            if profiled:
                 self.profile_wait()
             lean = self.lean(report)
             lean["processes"] = processes
@@ -389,7 +395,7 @@ class Bench:
             if processes > 1:
                 asgi_as_daphne(lean, key="servers_after_ready")
             scenarios = self.results["scenarios"]
-            if processes == 1:
+            if number == 0 and processes == 1:
                 scenarios["herd"] = lean
             else:
                 scenarios.setdefault("herd_processes", []).append(lean)
@@ -780,6 +786,12 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
                              "process counts sharing one port (empty: none).")  # fmt: skip
     parser.add_argument("--steady-processes-sizes", default="5000,10000")
     parser.add_argument("--herd", type=int, default=2000, help="Examinees of the exam-start herd.")
+    parser.add_argument(
+        "--herd-target",
+        type=int,
+        default=10000,
+        help="Then a herd of this many on daphne x the most --herd-processes (0 or <= --herd: none).",
+    )
     parser.add_argument("--herd-processes", default="1,2",
                         help="The herd once per number of daphne processes on one port (1 is profiled).")  # fmt: skip
     parser.add_argument("--reconnect-size", type=int, default=1000, help="Examinees connected when daphne is killed.")

@@ -337,3 +337,19 @@ def test_the_compare_says_whether_the_flood_limit_was_lifted_for_its_rounds():
     assert "flood limit (`EXAM_SOCKET_MESSAGES_PER_SECOND`, 20 a second) is lifted for this server" in lifted
     assert "was in force in this run: the SYS-003 errors are the closed-loop clients going over it" in older
     assert "| our path (/ws/exam/) | 2,100 | **2,100** | 10.0 / 90.0 | – | – | SYS-003 ×5 | 0 |" in older
+
+
+def test_the_herd_target_is_judged_on_the_run_of_10000_not_on_a_smaller_one_that_held():
+    # given: 2,000 on two daphnes held the minute; the extra run of 10,000 (--herd-target) did not
+    results = {
+        "date": "2026-11-25 09:00 KST", "command": "bench/run.py --scenarios herd", "machine": {"nproc": "2"},
+        "scenarios": {
+            "herd": _herd_run(2000, 2000, 45.0, 1, {}),
+            "herd_processes": [_herd_run(2000, 2000, 34.6, 2, {}), _herd_run(10000, 9000, 61.0, 2, {})],
+        },
+    }  # fmt: skip
+    # when
+    text = section_text(results, {})
+    # then
+    assert "daphne × 2: 9,000 of 10,000 in 61.0 s, errors 0 | **missed** |" in text
+    assert "| 2 | 10,000 (9,000 ready) | 61.0 |" in text
