@@ -17,8 +17,10 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from channels.sessions import CookieMiddleware  # noqa: E402
+from django.conf import settings  # noqa: E402
 
 from exam_platform.routing import websocket_urlpatterns  # noqa: E402
+from exam_platform.runtime import gc_tune  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -26,3 +28,5 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(CookieMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+gc_tune(threshold=settings.ASGI_GC_THRESHOLD)  # last: what is alive now is frozen out of the collector

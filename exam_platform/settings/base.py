@@ -120,6 +120,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # than the pool holds, so that no thread waits for a connection.
 DATABASE_THREADS = env.int("DATABASE_THREADS", default=min(8, DATABASE_POOL_MAX_SIZE or 8))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The cyclic garbage collector of an ASGI process (exam_platform.runtime.gc_tune): the objects alive at
+# start-up are frozen out of its walks, and its young generation runs every ASGI_GC_THRESHOLD
+# container allocations (Python's default, 700, let full collections of 600-900 ms stop a daphne
+# of 5,000 examinees every two seconds). 0 leaves Python's collector as it is.
+ASGI_GC_THRESHOLD = env.int("ASGI_GC_THRESHOLD", default=50_000)
 # Examinees of one ASGI process getting ready (connect and first recover) at once, and the longest
 # wait in line (told to the page with admission.wait) before a newcomer is told to come back later
 # (answers.admission, SYS-005). With the connects recorded together (answers.connects) a wait of

@@ -20,3 +20,5 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 # given back between calls, so the sockets' database threads (exam_platform.db) stay fewer than
 # the pool's connections: twenty sockets of one test then never wait for a connection.
 DATABASE_THREADS = env.int("DATABASE_THREADS", default=4)
+# pytest's own process imports the ASGI application: its collector stays Python's.
+ASGI_GC_THRESHOLD = env.int("ASGI_GC_THRESHOLD", default=0)
