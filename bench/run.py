@@ -306,9 +306,10 @@ class Bench:
         return json.loads(output.read_text(encoding="utf-8"))
 
     def paced_start_args(self) -> list[str]:
-        """The generator's start of a steady-like run: --connect-rate examinees a second, 50 at a time,
-        then 10 s of warm-up before the measured window."""
-        return ["--warmup", "10", "--connect-rate", str(self.options.connect_rate), "--connect-concurrency", "50"]
+        """The generator's start of a steady-like run: --connect-rate examinees a second (at most
+        --connect-concurrency starting at once), then 10 s of warm-up before the measured window."""
+        return ["--warmup", "10", "--connect-rate", str(self.options.connect_rate),
+                "--connect-concurrency", str(self.options.connect_concurrency)]  # fmt: skip
 
     # Scenarios -----------------------------------------------------------------------------
     def steady(self) -> None:
@@ -785,6 +786,10 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Also run the steady sizes of --steady-processes-sizes on daphne × each of these "
                              "process counts sharing one port (empty: none).")  # fmt: skip
     parser.add_argument("--steady-processes-sizes", default="5000,10000")
+    parser.add_argument("--connect-concurrency", type=int, default=1000,
+                        help="Examinees of a paced start (--connect-rate) starting at the same time. Browsers "
+                             "do not wait for each other: a bound of 50 made starts of 1 s arrive at 50 a second "
+                             "whatever --connect-rate said.")  # fmt: skip
     parser.add_argument("--herd", type=int, default=2000, help="Examinees of the exam-start herd.")
     parser.add_argument(
         "--herd-target",
