@@ -353,3 +353,18 @@ def test_the_herd_target_is_judged_on_the_run_of_10000_not_on_a_smaller_one_that
     # then
     assert "daphne × 2: 9,000 of 10,000 in 61.0 s, errors 0 | **missed** |" in text
     assert "| 2 | 10,000 (9,000 ready) | 61.0 |" in text
+
+
+def test_a_ramp_whose_naive_side_held_the_top_step_measures_no_ratio():
+    # given: both designs held every step up to the ramp's top (3,000)
+    steps = [{"examinees": count, "ack_p99_ms": 10.0} for count in (100, 1000, 3000)]
+    ramp = {"largest_within": 3000, "steps": steps, "errors": {}, "lost": 0}
+    compare = {"connections": 100, "rounds": {}, "ramps": {"exam": ramp, "naive": ramp}}
+    results = {"date": "2026-11-25", "command": "bench/run.py", "machine": {}, "scenarios": {"compare": compare}}
+    # when
+    text = section_text(results, {})
+    # then: no "1.0 ×", and the verdict says it was not shown
+    assert (
+        "| ≥ 5 × as many examinees as the naive design within p99 100 ms | ours 3,000, naive 3,000: the naive design "
+        "held the ramp's top step, so the ratio is not measured (≥ 5 × needs ours ≥ 15,000) | **not shown** |"
+    ) in text
