@@ -45,7 +45,7 @@ class ScriptBatch(Batcher[tuple[Sequence[str], Sequence[Any]], Any]):
     ) -> None:
         super().__init__(in_flight=in_flight, max_size=max_size)
         self.source = source
-        self.sha = hashlib.sha1(source.encode("utf-8")).hexdigest()
+        self.sha = _sha(source)
         self.client = client
 
     async def __call__(self, *, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -74,11 +74,11 @@ class ScriptBatch(Batcher[tuple[Sequence[str], Sequence[Any]], Any]):
 
 
 @cache
-def _batch_name(source: str) -> str:
-    return "script:" + hashlib.sha1(source.encode("utf-8")).hexdigest()
+def _sha(source: str) -> str:
+    return hashlib.sha1(source.encode("utf-8")).hexdigest()
 
 
 def script_batch(source: str) -> ScriptBatch:
     """The running event loop's batch of the script `source` (one per script, loop and process; called
     on every save, so the script's name is hashed once per process, not per call)."""
-    return loop_batch(_batch_name(source), lambda: ScriptBatch(source))
+    return loop_batch("script:" + _sha(source), lambda: ScriptBatch(source))

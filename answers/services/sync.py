@@ -55,8 +55,8 @@ class SyncResult:
 
     @property
     def needs_early_flush(self) -> bool:
-        """The queue has grown past what the periodic flush drains comfortably: ring the bell now,
-        unless this process rang it a moment ago (`early_flush_bell`)."""
+        """The queue has grown past what the periodic flush drains comfortably. The caller rings the
+        flush only when `early_flush_bell.due()` too (at most once a second per process)."""
         return self.backlog >= EARLY_FLUSH_BACKLOG
 
     def as_ack(self) -> dict[str, Any]:
