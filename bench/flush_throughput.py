@@ -8,7 +8,8 @@ with seed_demo, REDIS_URL of the benchmark's private Redis; no Celery worker may
    `--examinees` examinees, through the real sync service (answer_sync_prepare and the Lua
    script, pipelined): the queue looks exactly as after an exam's saves;
 3. times `answers.services.flush.answer_queue_flush` (the code the Celery task runs, here called
-   in-process, doorbells included) until the queue is drained: changes/s into ANSWER_DATA,
+   in-process, doorbells included, with the garbage collector tuned as in a worker's pool process)
+   until the queue is drained: changes/s into ANSWER_DATA,
    ANSWER_HISTORY, QUESTION_METADATA and SOLVING_STATS;
 4. empties the tables again and times the baseline on the same changes: per batch of
    `--batch` changes, one transaction with COPY into ANSWER_HISTORY, COPY into a temporary
@@ -50,6 +51,7 @@ from answers.services.protocol import answer_sync_validate  # noqa: E402
 from answers.services.sync import answer_sync_prepare  # noqa: E402
 from bench.loadgen import KOREAN_ANSWERS, NUMERIC_ANSWERS, checksum  # noqa: E402
 from exam_platform.redis import redis_client  # noqa: E402
+from exam_platform.runtime import gc_tune  # noqa: E402
 from plans.choices import ExamStatus  # noqa: E402
 from plans.models import ExamineeProgress  # noqa: E402
 from plans.services.lifecycle import examinee_exam_begin  # noqa: E402
@@ -216,6 +218,8 @@ def main() -> int:
     parser.add_argument("--prepare-only", action="store_true", help="Only begin the examinees' exam, then stop.")
     options = parser.parse_args()
     options.batch = options.batch or settings.ANSWER_FLUSH_BATCH_SIZE  # the same batch as the flush's
+    # The collector as in a Celery pool process (exam_platform.celery.worker_process_tune), for both.
+    gc_tune(threshold=settings.WORKER_GC_THRESHOLD)
     rng = random.Random("flush")
     connection.ensure_connection()
     with connection.cursor() as cursor:

@@ -1,4 +1,5 @@
-"""Process-level tuning of a server process, applied once when the ASGI application is built."""
+"""Process-level tuning of a server process: the ASGI application once it is built, and each Celery
+pool process once it starts."""
 
 import gc
 

@@ -125,6 +125,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # container allocations (Python's default, 700, let full collections of 600-900 ms stop a daphne
 # of 5,000 examinees every two seconds). 0 leaves Python's collector as it is.
 ASGI_GC_THRESHOLD = env.int("ASGI_GC_THRESHOLD", default=50_000)
+# The same for each Celery pool process (exam_platform.celery.worker_process_tune), whose flush
+# batches parse thousands of stream entries at a time.
+WORKER_GC_THRESHOLD = env.int("WORKER_GC_THRESHOLD", default=50_000)
 # Examinees of one ASGI process getting ready (connect and first recover) at once, and the longest
 # wait in line (told to the page with admission.wait) before a newcomer is told to come back later
 # (answers.admission, SYS-005). With the connects recorded together (answers.connects) a wait of

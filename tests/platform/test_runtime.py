@@ -1,4 +1,5 @@
-"""The ASGI process's garbage-collector tuning (exam_platform.runtime.gc_tune, ASGI_GC_THRESHOLD).
+"""The garbage-collector tuning of the ASGI and Celery processes (exam_platform.runtime.gc_tune,
+ASGI_GC_THRESHOLD, WORKER_GC_THRESHOLD).
 
 Each case builds the ASGI application in a subprocess, because the collector is process-wide.
 """
@@ -46,3 +47,25 @@ def test_zero_and_the_test_settings_leave_pythons_collector(threshold, settings)
     """0 (and pytest's process, under the test settings) leaves Python's collector untouched."""
     thresholds, frozen = collector_after_start(threshold, settings)
     assert (thresholds, frozen) == ([700, 10, 10], 0)
+
+
+WORKER_PROBE = (
+    "import gc, json, django; django.setup(); from exam_platform.celery import worker_process_tune; "
+    "before = gc.get_threshold(); worker_process_tune(); "
+    "print(json.dumps([before, gc.get_threshold(), gc.get_freeze_count()]))"
+)
+
+
+def test_a_celery_pool_process_spaces_its_collections_too():
+    """worker_process_init tunes each pool process with WORKER_GC_THRESHOLD (the flush parses
+    thousands of entries a batch); Python's collector is untouched until the signal."""
+    env = {key: value for key, value in os.environ.items() if key != "WORKER_GC_THRESHOLD"}
+    env.update(DJANGO_SETTINGS_MODULE="exam_platform.settings.local", WORKER_GC_THRESHOLD="30000")
+    result = subprocess.run(
+        [sys.executable, "-c", WORKER_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        check=True,
+    )  # fmt: skip
+    before, after, frozen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert before == [700, 10, 10]
+    assert after == [30000, 10, 10]
+    assert frozen > 10_000
