@@ -23,6 +23,10 @@ ANSWER_STREAM_NORMAL = "stream:answers:normal"
 ANSWER_STREAMS = (ANSWER_STREAM_HIGH, ANSWER_STREAM_NORMAL)
 ANSWER_DEAD_LETTER_STREAM = "stream:answers:dead"
 FLUSH_GROUP = "flushers"
+# The examinees whose SOLVING_STATS are due for a recount after a flush committed their answers:
+# a hash {examinee: JSON [group, plan, exam, user, focus lost, stamp]}; a field leaves only after its
+# recount committed and only if it still holds the stamp that was read (answers.services.flush).
+SOLVING_STATS_DUE = "answers:stats:due"
 # The sheet's hash keeps only the latest moves: recovery shows where the examinee was, and every
 # move also travels in its save's stream entry. At one move per ~20 s, 100 moves (~10 KB a sheet,
 # ~100 MB of Redis at 10,000 examinees) took half an hour to fill; 20 fill within minutes, so the

@@ -89,45 +89,78 @@ table.insert(results, 1, stream_id)
 return results
 """
 
-# Sets the hot-window TTL on KEYS[1] only when every question's accepted version (v:) is committed (c:).
+# Sets the hot-window TTL on `key` only when every question's accepted version (v:) is committed (c:).
+# Reads the field names first and then only the versions: HGETALL would copy every answer entry too.
 _EXPIRE_WHEN_COMMITTED = """
-local all = redis.call('HGETALL', key)
-local versions, committed = {}, {}
-for i = 1, #all, 2 do
-  local f = all[i]
-  if string.sub(f, 1, 2) == 'v:' then versions[string.sub(f, 3)] = tonumber(all[i + 1]) end
-  if string.sub(f, 1, 2) == 'c:' then committed[string.sub(f, 3)] = tonumber(all[i + 1]) end
+local function expire_when_committed(key, ttl)
+  local names = redis.call('HKEYS', key)
+  local wanted = {}
+  for _, f in ipairs(names) do
+    if string.sub(f, 1, 2) == 'v:' then
+      wanted[#wanted + 1] = f
+      wanted[#wanted + 1] = 'c:' .. string.sub(f, 3)
+    end
+  end
+  for from = 1, #wanted, 400 do  -- in slices: unpack() of a very long paper would overflow Lua's stack
+    local values = redis.call('HMGET', key, unpack(wanted, from, math.min(from + 399, #wanted)))
+    for i = 1, #values, 2 do
+      if (not values[i + 1]) or tonumber(values[i + 1]) < tonumber(values[i]) then return 0 end
+    end
+  end
+  redis.call('EXPIRE', key, ttl)
+  return 1
 end
-for q, v in pairs(versions) do
-  if (not committed[q]) or committed[q] < v then return 0 end
-end
-redis.call('EXPIRE', key, tonumber(ARGV[1]))
-return 1
 """
 
-# KEYS[1] cache hash. ARGV[1] TTL seconds, then pairs question id, committed version.
-# Records committed versions and sets the TTL only when every accepted version is committed.
+# One call for a whole flush batch: KEYS the cache hashes; ARGV[1] TTL seconds, then per key in
+# order: the number of questions n, then n pairs question id, committed version. Records the
+# committed versions of each existing hash and sets its TTL only when every accepted version is
+# committed. Returns how many hashes got their TTL. (A pipeline of one call per hash spent most of
+# the flush's acknowledgement in redis-py packing 2,000 EVALSHA commands per batch.)
 COMMIT_MARK = (
-    """
-local key = KEYS[1]
-if redis.call('EXISTS', key) == 0 then return 0 end
-for i = 2, #ARGV, 2 do
-  local q = ARGV[i]
-  local v = tonumber(ARGV[i + 1])
-  local current = redis.call('HGET', key, 'c:' .. q)
-  if (not current) or v > tonumber(current) then
-    redis.call('HSET', key, 'c:' .. q, v)
+    _EXPIRE_WHEN_COMMITTED
+    + """
+local ttl = tonumber(ARGV[1])
+local at = 2
+local expiring = 0
+for k = 1, #KEYS do
+  local key = KEYS[k]
+  local n = tonumber(ARGV[at])
+  if redis.call('EXISTS', key) == 1 then
+    for i = at + 1, at + 2 * n, 2 do
+      local q = ARGV[i]
+      local v = tonumber(ARGV[i + 1])
+      local current = redis.call('HGET', key, 'c:' .. q)
+      if (not current) or v > tonumber(current) then
+        redis.call('HSET', key, 'c:' .. q, v)
+      end
+    end
+    expiring = expiring + expire_when_committed(key, ttl)
+  end
+  at = at + 1 + 2 * n
+end
+return expiring
+"""
+)
+
+# KEYS[1] the hash of due SOLVING_STATS recounts; ARGV pairs field, value: deletes each field that still
+# holds the value that was read (a newer commit has replaced it and asks for another recount).
+HASH_DELETE_IF_SAME = """
+local removed = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    removed = removed + redis.call('HDEL', KEYS[1], ARGV[i])
   end
 end
+return removed
 """
-    + _EXPIRE_WHEN_COMMITTED
-)
 
 # Warm the cache from ANSWER_DATA (recovery after a cache miss or loss). KEYS[1] cache hash.
 # ARGV[1] TTL seconds, then per question: id, version, value, entry JSON. A question is written
 # only where the cache holds no version or a lower one; the database versions are committed.
 WARM_FROM_DATABASE = (
-    """
+    _EXPIRE_WHEN_COMMITTED
+    + """
 local key = KEYS[1]
 for i = 2, #ARGV, 4 do
   local q = ARGV[i]
@@ -141,8 +174,8 @@ for i = 2, #ARGV, 4 do
     redis.call('HSET', key, 'c:' .. q, v)
   end
 end
+return expire_when_committed(key, tonumber(ARGV[1]))
 """
-    + _EXPIRE_WHEN_COMMITTED
 )
 
 

@@ -6,11 +6,16 @@ a lost or repeated task costs latency, never data. One flush:
 1. claims entries idle longer than ANSWER_FLUSH_CLAIM_IDLE_MS from any consumer (a dead worker, or this one
    after a database outage), then reads new entries, high priority first;
 2. writes a batch in one transaction: ANSWER_DATA upsert that never lowers a version,
-   ANSWER_HISTORY insert that ignores a version it already has (so a redelivery adds no row),
-   QUESTION_METADATA (monotonic counters) and SOLVING_STATS (recomputed for the examinees);
-3. only after the commit: XACK, marks the committed versions in the cache (which then may
-   expire), and rings `answer.committed` for the batch's examinees with one PUBLISH
-   (exam_platform.fanout).
+   ANSWER_HISTORY insert that ignores a version it already has (so a redelivery adds no row)
+   and QUESTION_METADATA (monotonic counters);
+3. only after the commit: marks the batch's examinees due for a SOLVING_STATS recount
+   (SOLVING_STATS_DUE), XACK, marks the committed versions in the cache (which then may expire),
+   and rings `answer.committed` for the batch's examinees with one PUBLISH (exam_platform.fanout);
+4. after its batches: recounts SOLVING_STATS of the examinees due (`solving_stats_refresh`), once
+   for all the batches of the call. SOLVING_STATS is derived from ANSWER_DATA and
+   QUESTION_METADATA; recounting it in every batch's transaction cost the flush a quarter of its
+   time (bench/flush_throughput.py). An examinee stays due until a recount has committed, so a
+   worker killed in between leaves it for the next flush, which the beat rings every second.
 
 A batch that the database refuses for its data is retried entry by entry; an entry that fails
 ANSWER_FLUSH_MAX_DELIVERIES times moves to the reprocess (dead-letter) stream and table, with an operator
@@ -44,9 +49,9 @@ from monitoring.messages import Msg
 from plans.choices import ExamStatus
 from plans.models import ExamineeProgress
 
-from ..keys import ANSWER_DEAD_LETTER_STREAM, ANSWER_STREAMS, FLUSH_GROUP, answer_committed_channel
+from ..keys import ANSWER_DEAD_LETTER_STREAM, ANSWER_STREAMS, FLUSH_GROUP, SOLVING_STATS_DUE, answer_committed_channel
 from ..models import AnswerDeadLetter
-from ..redis_scripts import COMMIT_MARK, script
+from ..redis_scripts import COMMIT_MARK, HASH_DELETE_IF_SAME, script
 from ..selectors import paper_get, plan_question_total
 
 logger = logging.getLogger(__name__)
@@ -81,6 +86,7 @@ class FlushResult:
     committed: int = 0
     dead_lettered: int = 0
     batches: int = 0
+    stats_recounted: int = 0
     committed_versions: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
@@ -199,6 +205,7 @@ def answer_queue_flush(
         entries = []
         if time.monotonic() - started > time_budget:
             break
+    result.stats_recounted = solving_stats_refresh(client)
     return result
 
 
@@ -249,19 +256,105 @@ def _acknowledge(client: redis.Redis, entries: list[QueueEntry], result: FlushRe
             versions[question_id] = max(versions.get(question_id, 0), int(change["version"]))
             committed[question_id] = max(committed.get(question_id, 0), int(change["version"]))
     pipe = client.pipeline(transaction=False)
+    pipe.hset(SOLVING_STATS_DUE, mapping=_stats_due(entries))  # before XACK: no entry leaves unaccounted
     for stream, ids in by_stream.items():
         pipe.xack(stream, FLUSH_GROUP, *ids)
-    commit_mark = script(COMMIT_MARK)
-    for cache_key, versions in by_key.items():
-        args: list[Any] = [settings.ANSWER_CACHE_TTL_SECONDS]
+    args: list[Any] = [settings.ANSWER_CACHE_TTL_SECONDS]
+    for versions in by_key.values():
+        args.append(len(versions))
         for question_id, version in versions.items():
             args += [question_id, version]
-        commit_mark(keys=[cache_key], args=args, client=pipe)
+    script(COMMIT_MARK)(keys=list(by_key), args=args, client=pipe)  # one call for the batch's hashes
     pipe.execute()
     result.committed += len(entries)
     for examinee_id, versions in by_examinee.items():
         result.committed_versions.setdefault(examinee_id, {}).update(versions)
     _ring_committed(client, by_examinee)
+
+
+def _stats_due(entries: list[QueueEntry]) -> dict[str, bytes]:
+    """{examinee: JSON [group, plan, exam, user, focus lost, stamp]} of the committed entries: what the
+    SOLVING_STATS row needs besides the tables, and the last entry's stream ID as the stamp."""
+    due: dict[str, list[Any]] = {}
+    for entry in entries:
+        header = entry.header
+        focus_lost = int(header.get("focusLost", 0))
+        previous = due.get(entry.examinee_id)
+        if previous is not None:
+            focus_lost = max(focus_lost, previous[4])
+        due[entry.examinee_id] = [header["group"], header["plan"], header["exam"], header["user"], focus_lost,
+                                  f"{entry.stream}/{entry.entry_id}"]  # fmt: skip
+    return {examinee_id: orjson.dumps(value) for examinee_id, value in due.items()}
+
+
+# Any constant; one recount at a time (see solving_stats_refresh).
+SOLVING_STATS_RECOUNT_LOCK = 0x50_5354_4154  # "SOLVING_STATS"
+
+
+def solving_stats_refresh(client: redis.Redis | None = None, *, chunk: int = 2000, time_budget: float = 10.0) -> int:
+    """Recount SOLVING_STATS of the examinees due (SOLVING_STATS_DUE), `chunk` per transaction;
+    returns how many were recounted.
+
+    One process recounts at a time (a PostgreSQL advisory lock; the others return): two recounts of
+    one examinee that overlapped could commit the older count last. A field is deleted after the
+    commit only if it still holds what was read, so a commit in between asks for another recount.
+    An examinee whose row the database refuses (deleted meanwhile) is dropped with a warning.
+    """
+    client = client or redis_client()
+    started = time.monotonic()
+    recounted = 0
+    while time.monotonic() - started < time_budget:
+        picked = _pairs(client.hrandfield(SOLVING_STATS_DUE, chunk, withvalues=True))
+        if not picked:
+            break
+        examinees: dict[str, tuple] = {}
+        for field_name, value in picked.items():
+            group_id, plan_id, exam_id, user_id, focus_lost, _stamp = orjson.loads(value)
+            examinees[_decode(field_name)] = (group_id, plan_id, exam_id, user_id, int(focus_lost))
+        try:
+            if not _stats_write_locked(examinees):
+                break  # another process is recounting; it takes these too
+        except (OperationalError, InterfaceError) as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+        except (IntegrityError, DataError) as exc:
+            logger.warning("SOLVING_STATS recount of %d refused (%s); one by one", len(examinees), exc)
+            for examinee_id, row in examinees.items():
+                try:
+                    if not _stats_write_locked({examinee_id: row}):
+                        picked.pop(examinee_id.encode(), None)  # not recounted: stays due
+                except (OperationalError, InterfaceError) as row_exc:
+                    raise DatabaseUnavailable(str(row_exc)) from row_exc
+                except (IntegrityError, DataError) as row_exc:
+                    logger.warning("SOLVING_STATS of %s dropped: %s", examinee_id, row_exc)
+        args = [item for pair in picked.items() for item in pair]
+        script(HASH_DELETE_IF_SAME)(keys=[SOLVING_STATS_DUE], args=args, client=client)
+        recounted += len(examinees)
+        if len(picked) < chunk:
+            break
+    return recounted
+
+
+def _pairs(reply: list | dict | None) -> dict[bytes, bytes]:
+    """HRANDFIELD ... WITHVALUES as {field: value}: a flat list (RESP2) or a list of pairs (RESP3)."""
+    if not reply:
+        return {}
+    if isinstance(reply, dict):
+        return reply
+    if isinstance(reply[0], list | tuple):
+        return {pair[0]: pair[1] for pair in reply}
+    return dict(zip(reply[::2], reply[1::2], strict=True))
+
+
+def _stats_write_locked(examinees: dict[str, tuple]) -> bool:
+    """Recount in one transaction under the recount lock; False when another process holds it."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [SOLVING_STATS_RECOUNT_LOCK])
+                if not cursor.fetchone()[0]:
+                    return False
+        _solving_stats_write(examinees, _greatest()[0])
+    return True
 
 
 def _ring_committed(client: redis.Redis, by_examinee: dict[str, dict[str, int]]) -> None:
@@ -358,7 +451,8 @@ _TEXT5 = ["text"] * 5
 
 
 def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
-    """Write queue entries to ANSWER_DATA, ANSWER_HISTORY, QUESTION_METADATA and SOLVING_STATS.
+    """Write queue entries to ANSWER_DATA, ANSWER_HISTORY and QUESTION_METADATA (SOLVING_STATS follows
+    in `solving_stats_refresh`), and ANSWER of examinees who have already submitted.
 
     Idempotent: running it twice with the same entries leaves the same rows. Call inside a transaction.
     """
@@ -367,7 +461,7 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
     latest: dict[tuple[str, str], tuple] = {}
     history: dict[tuple[str, str, int], tuple] = {}
     metadata: dict[tuple[str, str], list] = {}
-    examinees: dict[str, tuple[str, str, str, str, int]] = {}
+    examinees: dict[str, None] = {}
     for entry in entries:
         header = entry.header
         received = _when(header["received"])
@@ -375,7 +469,7 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
         paper = paper_get(test_code=header["test"])
         examinee_id, group_id, plan_id = header["examinee"], header["group"], header["plan"]
         exam_id, user_id = header["exam"], header["user"]
-        examinees[examinee_id] = (group_id, plan_id, exam_id, user_id, int(header.get("focusLost", 0)))
+        examinees[examinee_id] = None
         for question_id, change in entry.answers.items():
             rule = paper.rules[question_id]
             version = int(change["version"])
@@ -440,7 +534,6 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
         + f', first_visit = {least}("QUESTION_METADATA".first_visit, EXCLUDED.first_visit)',
         [*_TEXT5, "text", "bigint", "bigint", "bigint", "timestamptz", "timestamptz", "bigint", "bigint", "bigint"],
     )  # fmt: skip
-    _solving_stats_write(examinees, greatest)
     _submitted_answers_refresh(list(examinees))
 
 

@@ -54,7 +54,7 @@ def answer_sheet_submit(*, context: ExamineeContext, now: datetime) -> dict[str,
         client.hdel(cache_key, "st")  # the sitting goes on: reopen the sheet
         raise
     # The closed sheet expires like any other once everything in it is committed.
-    script(COMMIT_MARK)(keys=[cache_key], args=[settings.ANSWER_CACHE_TTL_SECONDS])
+    script(COMMIT_MARK)(keys=[cache_key], args=[settings.ANSWER_CACHE_TTL_SECONDS, 0])
     return {
         "type": "submit.result",
         "status": "SUBMITTED",

@@ -1,12 +1,23 @@
 """The answer path at the service level: sync into Redis, flush into the database, recover."""
 
+import json
+
+import psycopg
 import pytest
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from answers.keys import SOLVING_STATS_DUE
 from answers.models import AnswerData, AnswerHistory, QuestionMetadata, SolvingStats
+from answers.redis_scripts import HASH_DELETE_IF_SAME, script
 from answers.selectors import examinee_context_get
-from answers.services.flush import answer_queue_ensure, answer_queue_flush
+from answers.services.flush import (
+    SOLVING_STATS_RECOUNT_LOCK,
+    answer_queue_ensure,
+    answer_queue_flush,
+    solving_stats_refresh,
+)
 from answers.services.protocol import answer_sync_validate
 from answers.services.recovery import answer_recover, answers_recover
 from answers.services.sync import answer_sync_apply
@@ -228,3 +239,93 @@ def test_the_early_flush_bell_rings_once_per_interval():
     rung.append(bell.due())
     rung.append(bell.due())
     assert rung == [True, False, True, False]
+
+
+@pytest.fixture
+def another_examinee(make_examinees, examinee):
+    """A second examinee of the fixture group (made before the exam opens, so begun with it)."""
+    return make_examinees(1, prefix="EY")[0]
+
+
+def test_the_commit_mark_covers_every_hash_of_the_batch(redis_conn, examinee, another_examinee, open_exam, questions):
+    """One script call marks the batch's hashes: a hash whose accepted versions are all committed gets
+    the hot-window TTL; one that holds a newer accepted version, still queued, keeps no TTL."""
+    # given: two examinees' saves, and a newer one of the second that the flush's batch leaves queued
+    answer_queue_ensure(redis_conn)
+    code = open_exam.test_code_id
+    q1, q2 = questions[0].pk, questions[1].pk
+    _apply(examinee, code, {q1: ("1", 1), q2: ("2", 1)})
+    _apply(another_examinee, code, {q1: ("3", 1)})
+    _apply(another_examinee, code, {q1: ("4", 2)}, seq=2)
+    # when
+    flushed = answer_queue_flush(consumer="test", batch_size=2, max_batches=1)
+    # then
+    assert flushed.committed == 2
+
+    def cache(person) -> tuple[dict, int]:
+        key = f"exam:{person.plan_id}:test:{code}:user:{person.pk}"
+        fields = {k.decode(): v.decode() for k, v in redis_conn.hgetall(key).items() if k.startswith(b"c:")}
+        return fields, redis_conn.ttl(key)
+
+    first, first_ttl = cache(examinee)
+    second, second_ttl = cache(another_examinee)
+    assert first == {f"c:{q1}": "1", f"c:{q2}": "1"}
+    assert first_ttl > 0
+    assert second == {f"c:{q1}": "1"}
+    assert second_ttl == -1  # version 2 is not in the database yet: the hash must not expire
+
+
+def test_a_flush_recounts_the_stats_left_due_by_one_that_died(redis_conn, examinee, open_exam, questions):
+    """An examinee marked due (by a flush killed after its commit, before its recount) is recounted by
+    the next flush, even with an empty queue, and then leaves the due hash."""
+    # given: the answers committed by a flush whose recount never ran
+    answer_queue_ensure(redis_conn)
+    q1 = questions[0].pk
+    _apply(examinee, open_exam.test_code_id, {q1: ("2", 1)})
+    answer_queue_flush(consumer="test")
+    SolvingStats.objects.all().delete()
+    redis_conn.hset(
+        SOLVING_STATS_DUE, examinee.pk, json.dumps([examinee.group_id, examinee.plan_id, examinee.plan_id,
+                                                    examinee.pk, 2, "stream/1-0"]),
+    )  # fmt: skip
+    # when
+    flushed = answer_queue_flush(consumer="test")
+    # then
+    assert (flushed.read, flushed.stats_recounted) == (0, 1)
+    stats = SolvingStats.objects.get(examinee=examinee)
+    assert (stats.answered_questions, stats.focus_lost_count) == (1, 2)
+    assert redis_conn.hlen(SOLVING_STATS_DUE) == 0
+
+
+def test_one_recount_at_a_time(redis_conn, examinee, open_exam, questions):
+    """While another process holds the recount lock, a refresh recounts nothing and the examinee stays
+    due; once the lock is free the next refresh takes it."""
+    # given: a save flushed, and the lock held by another session
+    answer_queue_ensure(redis_conn)
+    _apply(examinee, open_exam.test_code_id, {questions[0].pk: ("2", 1)})
+    settings = connection.settings_dict
+    dsn = f"host={settings['HOST']} port={settings['PORT'] or 5432} user={settings['USER']} dbname={settings['NAME']}"
+    with psycopg.connect(dsn, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [SOLVING_STATS_RECOUNT_LOCK])
+        # when
+        flushed = answer_queue_flush(consumer="test")
+        # then
+        assert (flushed.committed, flushed.stats_recounted) == (1, 0)
+        assert redis_conn.hexists(SOLVING_STATS_DUE, examinee.pk)
+        assert not SolvingStats.objects.filter(examinee=examinee).exists()
+        other.execute("SELECT pg_advisory_unlock(%s)", [SOLVING_STATS_RECOUNT_LOCK])
+    assert solving_stats_refresh(redis_conn) == 1
+    assert SolvingStats.objects.get(examinee=examinee).answered_questions == 1
+    assert redis_conn.hlen(SOLVING_STATS_DUE) == 0
+
+
+def test_a_due_mark_replaced_after_it_was_read_stays(redis_conn):
+    """The due hash loses a field only while it still holds the value that was read: a newer commit's
+    mark asks for another recount."""
+    # given
+    redis_conn.hset(SOLVING_STATS_DUE, mapping={"EX1": "old-1", "EX2": "new-2"})
+    # when: deleting what a recount read, EX2 having been marked again since
+    removed = script(HASH_DELETE_IF_SAME)(keys=[SOLVING_STATS_DUE], args=["EX1", "old-1", "EX2", "old-2"])
+    # then
+    assert removed == 1
+    assert redis_conn.hgetall(SOLVING_STATS_DUE) == {b"EX2": b"new-2"}
