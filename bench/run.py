@@ -88,11 +88,11 @@ DAPHNE_FRAMES = [
 ]
 FLUSH_FRAMES = [
     ("answer_queue_flush", "the flush (main thread)"),
-    ("answer_rows_write", "SQL of ANSWER_DATA, ANSWER_HISTORY, QUESTION_METADATA, SOLVING_STATS"),
-    ("_insert", "  of which the four upserts (unnest of binary arrays)"),
-    ("_solving_stats_write", "  of which SOLVING_STATS recount"),
+    ("answer_rows_write", "SQL of ANSWER_DATA, ANSWER_HISTORY, QUESTION_METADATA"),
+    ("_insert", "  of which the three upserts (unnest of binary arrays)"),
     ("_submitted_answers_refresh", "  of which ANSWER of already submitted examinees"),
-    ("_acknowledge", "XACK, commit marks and TTLs in one pipeline, then the doorbells"),
+    ("solving_stats_refresh", "SOLVING_STATS recount of the examinees due, once per flush call"),
+    ("_acknowledge", "stats due, XACK, one commit-mark script call in one pipeline, then the doorbells"),
     ("_ring_committed", "answer.committed doorbells (one PUBLISH per batch)"),
     ("_read_new", "XREADGROUP"),
     ("Connection.wait", "waiting for PostgreSQL (psycopg)"),
