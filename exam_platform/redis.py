@@ -17,11 +17,30 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlparse
 
+import hiredis
 import redis
 import redis.asyncio
 import redis.sentinel
 from django.conf import settings
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
+
+
+class HiredisPackedConnection(redis.asyncio.Connection):
+    """redis-py's asyncio connection packs each command into the Redis protocol in Python, where its
+    synchronous connection uses hiredis's C packer. Every save is an EVALSHA of some fifteen
+    arguments, and the Python packing was about 5 % of daphne's event loop in the compare round
+    (py-spy); this connection packs with hiredis as the synchronous client does (the same bytes)."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        command = args[0]
+        if isinstance(command, str):  # "SCRIPT LOAD" goes as two words, as redis-py sends it
+            args = (*command.encode().split(), *args[1:])
+        elif b" " in command:
+            args = (*command.split(), *args[1:])
+        try:
+            return [hiredis.pack_command(args)]
+        except TypeError:  # a type hiredis does not take (memoryview...): redis-py's own packer
+            return super().pack_command(*args)
 
 
 def _options() -> dict[str, Any]:
@@ -73,10 +92,12 @@ def redis_async_client() -> redis.asyncio.Redis:
             sentinel = AsyncSentinel(_sentinel_hosts(), **_options())
             client = sentinel.master_for(settings.REDIS_SENTINEL_MASTER, db=redis_database_number(), **_options())
         else:
+            plain_tcp = urlparse(settings.REDIS_URL).scheme == "redis"  # TLS and unix sockets keep their class
             pool = redis.asyncio.BlockingConnectionPool.from_url(
                 settings.REDIS_URL,
                 max_connections=settings.REDIS_MAX_CONNECTIONS,
                 timeout=settings.REDIS_SOCKET_TIMEOUT,
+                **({"connection_class": HiredisPackedConnection} if plain_tcp else {}),
                 **_options(),
             )
             client = redis.asyncio.Redis(connection_pool=pool)
