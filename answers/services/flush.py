@@ -309,10 +309,13 @@ def solving_stats_refresh(client: redis.Redis | None = None, *, chunk: int = 200
             break
         examinees: dict[str, tuple] = {}
         for field_name, value in picked.items():
-            group_id, plan_id, exam_id, user_id, focus_lost, _stamp = orjson.loads(value)
-            examinees[_decode(field_name)] = (group_id, plan_id, exam_id, user_id, int(focus_lost))
+            try:
+                group_id, plan_id, exam_id, user_id, focus_lost, _stamp = orjson.loads(value)
+                examinees[_decode(field_name)] = (group_id, plan_id, exam_id, user_id, int(focus_lost))
+            except (ValueError, TypeError):  # not written by _stats_due: dropped, never blocking the others
+                logger.warning("SOLVING_STATS due mark of %r unreadable, dropped: %r", field_name, value[:200])
         try:
-            if not _stats_write_locked(examinees):
+            if examinees and not _stats_write_locked(examinees):
                 break  # another process is recounting; it takes these too
         except (OperationalError, InterfaceError) as exc:
             raise DatabaseUnavailable(str(exc)) from exc

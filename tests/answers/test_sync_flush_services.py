@@ -329,3 +329,25 @@ def test_a_due_mark_replaced_after_it_was_read_stays(redis_conn):
     # then
     assert removed == 1
     assert redis_conn.hgetall(SOLVING_STATS_DUE) == {b"EX2": b"new-2"}
+
+
+def test_an_unreadable_due_mark_is_dropped_without_blocking_the_others(redis_conn, examinee, open_exam, questions):
+    """A due mark that is not what the flush writes is dropped with a warning; the others are recounted."""
+    # given
+    answer_queue_ensure(redis_conn)
+    _apply(examinee, open_exam.test_code_id, {questions[0].pk: ("2", 1)})
+    answer_queue_flush(consumer="test")
+    SolvingStats.objects.all().delete()
+    redis_conn.hset(
+        SOLVING_STATS_DUE,
+        mapping={
+            "EX-BROKEN": "not json",
+            examinee.pk: json.dumps([examinee.group_id, examinee.plan_id, examinee.plan_id, examinee.pk, 0, "s/1-0"]),
+        },
+    )
+    # when
+    recounted = solving_stats_refresh(redis_conn)
+    # then
+    assert recounted == 1
+    assert SolvingStats.objects.get(examinee=examinee).answered_questions == 1
+    assert redis_conn.hlen(SOLVING_STATS_DUE) == 0
