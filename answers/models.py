@@ -30,6 +30,19 @@ from plans.models import ANSWER_VALUE_LENGTH, CODE_LENGTH, ID_LENGTH, Examinee, 
 MAX_VERSION = 1_000_000_000
 
 
+def question_foreign_key() -> models.ForeignKey:
+    """The QUESTION_ID column of an answer table: no index of its own (a plain one in each table's
+    Meta.indexes, without PostgreSQL's extra LIKE index); a question with answers cannot be deleted."""
+    return models.ForeignKey(
+        Question,
+        verbose_name=_("question"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_column="question_id",
+        db_index=False,
+    )
+
+
 class ExamineeAnswerKey(models.Model):
     """The (EXAMINEE_ID, GROUP_ID, PLAN_ID) columns every answer table starts with."""
 
@@ -62,14 +75,7 @@ class TrackedAnswerKey(ExamineeAnswerKey):
 class Answer(ExamineeAnswerKey):
     """ANSWER (2.6): the final answer of one question, written when the sheet is submitted."""
 
-    question = models.ForeignKey(
-        Question,
-        verbose_name=_("question"),
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_column="question_id",
-        db_index=False,  # a plain index in Meta.indexes, without PostgreSQL's extra LIKE index
-    )
+    question = question_foreign_key()
     answer_content = models.TextField(_("answer"))
     submit_datetime = models.DateTimeField(_("submitted at"))
 
@@ -97,14 +103,7 @@ class AnswerData(TrackedAnswerKey):
     per-question version of the transfer structure 4.1 that orders every change).
     """
 
-    question = models.ForeignKey(
-        Question,
-        verbose_name=_("question"),
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_column="question_id",
-        db_index=False,  # a plain index in Meta.indexes, without PostgreSQL's extra LIKE index
-    )
+    question = question_foreign_key()
     answer_type = models.CharField(_("answer type"), max_length=CODE_LENGTH, choices=AnswerType.choices)
     answer_value = models.CharField(_("answer value"), max_length=ANSWER_VALUE_LENGTH, blank=True)
     last_modified = models.DateTimeField(_("last modified"))
@@ -139,14 +138,7 @@ class AnswerHistory(TrackedAnswerKey):
     The unique (examinee, question, version) constraint makes a redelivered queue entry a no-op.
     """
 
-    question = models.ForeignKey(
-        Question,
-        verbose_name=_("question"),
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_column="question_id",
-        db_index=False,  # a plain index in Meta.indexes, without PostgreSQL's extra LIKE index
-    )
+    question = question_foreign_key()
     answer_value = models.CharField(_("answer value"), max_length=ANSWER_VALUE_LENGTH, blank=True)
     timestamp = models.DateTimeField(_("changed at"))
     duration = models.PositiveIntegerField(_("solving time (seconds)"))
@@ -179,14 +171,7 @@ class AnswerHistory(TrackedAnswerKey):
 class QuestionMetadata(TrackedAnswerKey):
     """QUESTION_METADATA (2.10.3): behaviour per examinee and question (visits, dwell time, input)."""
 
-    question = models.ForeignKey(
-        Question,
-        verbose_name=_("question"),
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_column="question_id",
-        db_index=False,  # a plain index in Meta.indexes, without PostgreSQL's extra LIKE index
-    )
+    question = question_foreign_key()
     visits = models.PositiveIntegerField(_("visits"), default=0)
     total_duration = models.PositiveIntegerField(_("total time (seconds)"), default=0)
     effective_duration = models.PositiveIntegerField(_("effective time (seconds)"), default=0)

@@ -29,7 +29,9 @@ class HiredisPackedConnection(redis.asyncio.Connection):
     """redis-py's asyncio connection packs each command into the Redis protocol in Python, where its
     synchronous connection uses hiredis's C packer. Every save is an EVALSHA of some fifteen
     arguments, and the Python packing was about 5 % of daphne's event loop in the compare round
-    (py-spy); this connection packs with hiredis as the synchronous client does (the same bytes)."""
+    (py-spy); this connection packs with hiredis as the synchronous client does (the same bytes).
+    It calls hiredis.pack_command itself: redis-py's HiredisRespSerializer copies every argument
+    through a generator first (4.3 µs a save against 1.8 µs)."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
         command = args[0]

@@ -464,7 +464,7 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
     latest: dict[tuple[str, str], tuple] = {}
     history: dict[tuple[str, str, int], tuple] = {}
     metadata: dict[tuple[str, str], list] = {}
-    examinees: dict[str, None] = {}
+    examinee_ids: dict[str, None] = {}  # in order, once each
     for entry in entries:
         header = entry.header
         received = _when(header["received"])
@@ -472,7 +472,7 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
         paper = paper_get(test_code=header["test"])
         examinee_id, group_id, plan_id = header["examinee"], header["group"], header["plan"]
         exam_id, user_id = header["exam"], header["user"]
-        examinees[examinee_id] = None
+        examinee_ids[examinee_id] = None
         for question_id, change in entry.answers.items():
             rule = paper.rules[question_id]
             version = int(change["version"])
@@ -537,7 +537,7 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
         + f', first_visit = {least}("QUESTION_METADATA".first_visit, EXCLUDED.first_visit)',
         [*_TEXT5, "text", "bigint", "bigint", "bigint", "timestamptz", "timestamptz", "bigint", "bigint", "bigint"],
     )  # fmt: skip
-    _submitted_answers_refresh(list(examinees))
+    _submitted_answers_refresh(list(examinee_ids))
 
 
 def _submitted_answers_refresh(examinee_ids: list[str]) -> None:
