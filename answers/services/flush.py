@@ -8,9 +8,10 @@ a lost or repeated task costs latency, never data. One flush:
 2. writes a batch in one transaction: ANSWER_DATA upsert that never lowers a version,
    ANSWER_HISTORY insert that ignores a version it already has (so a redelivery adds no row)
    and QUESTION_METADATA (monotonic counters);
-3. only after the commit: marks the batch's examinees due for a SOLVING_STATS recount
-   (SOLVING_STATS_DUE), XACK, marks the committed versions in the cache (which then may expire),
-   and rings `answer.committed` for the batch's examinees with one PUBLISH (exam_platform.fanout);
+3. only after the commit, on a thread of its own while the next batch is written (in batch order):
+   marks the batch's examinees due for a SOLVING_STATS recount (SOLVING_STATS_DUE), XACK, marks the
+   committed versions in the cache (which then may expire), and rings `answer.committed` for the
+   batch's examinees with one PUBLISH (exam_platform.fanout);
 4. after its batches: recounts SOLVING_STATS of the examinees due (`solving_stats_refresh`), once
    for all the batches of the call. SOLVING_STATS is derived from ANSWER_DATA and
    QUESTION_METADATA; recounting it in every batch's transaction cost the flush a quarter of its
@@ -30,6 +31,7 @@ import os
 import socket
 import time
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -55,6 +57,9 @@ from ..redis_scripts import COMMIT_MARK, HASH_DELETE_IF_SAME, script
 from ..selectors import paper_get, plan_question_total
 
 logger = logging.getLogger(__name__)
+
+# Acknowledgements queued or running at most (their batches' entries stay in memory until then).
+ACKS_IN_FLIGHT = 2
 
 
 class DatabaseUnavailable(Exception):
@@ -188,35 +193,55 @@ def answer_queue_flush(
             raise
         answer_queue_ensure(client)
         entries = []
-    for _ in range(max_batches):
-        if not entries:
-            try:
-                entries = _read_new(client, consumer, batch_size)
-            except redis.ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    raise
-                answer_queue_ensure(client)
-                entries = _read_new(client, consumer, batch_size)
-        if not entries:
-            break
-        result.read += len(entries)
-        result.batches += 1
-        _flush_batch(client, entries, result)
-        entries = []
-        if time.monotonic() - started > time_budget:
-            break
+    # Acknowledging is Redis work only: it runs on its own thread, in batch order, while this thread
+    # writes the next batch, so the database is not left waiting for it (measured with
+    # bench/flush_throughput.py: 15 % more changes a second). Reading ahead the same way gained nothing.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="flush-ack") as acker:
+        acks: list[Future] = []
+        for _ in range(max_batches):
+            if not entries:
+                entries = _read_next(client, consumer, batch_size)
+            if not entries:
+                break
+            result.read += len(entries)
+            result.batches += 1
+            committed = _flush_batch(client, entries, result)
+            if committed:
+                _faultpoint("after_db_commit_before_xack")
+                acks.append(acker.submit(_acknowledge, client, committed, result))
+                while len(acks) > ACKS_IN_FLIGHT:
+                    # One that failed stops the flush here, after the later ones queued have run.
+                    acks.pop(0).result()
+            entries = []
+            if time.monotonic() - started > time_budget:
+                break
+        for ack in acks:
+            ack.result()
     result.stats_recounted = solving_stats_refresh(client)
     return result
 
 
-def _flush_batch(client: redis.Redis, entries: list[QueueEntry], result: FlushResult) -> None:
+def _read_next(client: redis.Redis, consumer: str, count: int) -> list[QueueEntry]:
+    """The next new entries, creating the consumer group if a Redis restart lost it."""
+    try:
+        return _read_new(client, consumer, count)
+    except redis.ResponseError as exc:
+        if "NOGROUP" not in str(exc):
+            raise
+        answer_queue_ensure(client)
+        return _read_new(client, consumer, count)
+
+
+def _flush_batch(client: redis.Redis, entries: list[QueueEntry], result: FlushResult) -> list[QueueEntry]:
+    """Write a batch in one transaction (entry by entry if the database refuses it); returns the
+    committed entries, which the caller acknowledges."""
     poisoned = [entry for entry in entries if entry.deliveries > settings.ANSWER_FLUSH_MAX_DELIVERIES]
     for entry in poisoned:
         _dead_letter(client, entry, error=f"failed {entry.deliveries - 1} times")
         result.dead_lettered += 1
     entries = [entry for entry in entries if entry.deliveries <= settings.ANSWER_FLUSH_MAX_DELIVERIES]
     if not entries:
-        return
+        return []
     try:
         with transaction.atomic():
             answer_rows_write(entries)
@@ -239,9 +264,7 @@ def _flush_batch(client: redis.Redis, entries: list[QueueEntry], result: FlushRe
                 if entry.deliveries >= settings.ANSWER_FLUSH_MAX_DELIVERIES:
                     _dead_letter(client, entry, error=str(entry_exc))
                     result.dead_lettered += 1
-    if committed:
-        _faultpoint("after_db_commit_before_xack")
-        _acknowledge(client, committed, result)
+    return committed
 
 
 def _acknowledge(client: redis.Redis, entries: list[QueueEntry], result: FlushResult) -> None:
@@ -458,6 +481,8 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
     in `solving_stats_refresh`), and ANSWER of examinees who have already submitted.
 
     Idempotent: running it twice with the same entries leaves the same rows. Call inside a transaction.
+    Rows go in key order, so two flushes writing the same rows at once lock them in the same order
+    and wait for each other instead of deadlocking.
     """
     greatest, least = _greatest()
     adapt_time = connection.ops.adapt_datetimefield_value  # once: each `connection.` is a thread-local lookup
@@ -508,7 +533,7 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
         'INSERT INTO "ANSWER_DATA"',
         ["examinee_id", "group_id", "plan_id", "exam_id", "user_id", "question_id", "answer_type", "answer_value",
          "last_modified", "version"],
-        list(latest.values()),
+        [latest[key] for key in sorted(latest)],
         'ON CONFLICT (examinee_id, question_id) DO UPDATE SET answer_value = EXCLUDED.answer_value, '
         "answer_type = EXCLUDED.answer_type, last_modified = EXCLUDED.last_modified, version = EXCLUDED.version, "
         'exam_id = EXCLUDED.exam_id, user_id = EXCLUDED.user_id WHERE "ANSWER_DATA".version < EXCLUDED.version',
@@ -518,11 +543,13 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
         'INSERT INTO "ANSWER_HISTORY"',
         ["examinee_id", "group_id", "plan_id", "exam_id", "user_id", "question_id", "answer_value", "timestamp",
          "duration", "version"],
-        list(history.values()),
+        [history[key] for key in sorted(history)],
         "ON CONFLICT (examinee_id, question_id, version) DO NOTHING",
         [*_TEXT5, "text", "text", "timestamptz", "bigint", "bigint"],
     )  # fmt: skip
-    metadata_rows = [(*row[:9], adapt_time(row[9]), adapt_time(row[10]), *row[11:]) for row in metadata.values()]
+    metadata_rows = [
+        (*row[:9], adapt_time(row[9]), adapt_time(row[10]), *row[11:]) for row in map(metadata.get, sorted(metadata))
+    ]
     _insert(
         'INSERT INTO "QUESTION_METADATA"',
         ["examinee_id", "group_id", "plan_id", "exam_id", "user_id", "question_id", "visits", "total_duration",

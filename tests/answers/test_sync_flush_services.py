@@ -1,21 +1,25 @@
 """The answer path at the service level: sync into Redis, flush into the database, recover."""
 
 import json
+import threading
 
 import psycopg
 import pytest
-from django.db import connection
+import redis
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from answers.keys import SOLVING_STATS_DUE
+from answers.keys import ANSWER_STREAMS, FLUSH_GROUP, SOLVING_STATS_DUE
 from answers.models import AnswerData, AnswerHistory, QuestionMetadata, SolvingStats
 from answers.redis_scripts import HASH_DELETE_IF_SAME, script
 from answers.selectors import examinee_context_get
 from answers.services.flush import (
     SOLVING_STATS_RECOUNT_LOCK,
+    QueueEntry,
     answer_queue_ensure,
     answer_queue_flush,
+    answer_rows_write,
     solving_stats_refresh,
 )
 from answers.services.protocol import answer_sync_validate
@@ -351,3 +355,101 @@ def test_an_unreadable_due_mark_is_dropped_without_blocking_the_others(redis_con
     assert recounted == 1
     assert SolvingStats.objects.get(examinee=examinee).answered_questions == 1
     assert redis_conn.hlen(SOLVING_STATS_DUE) == 0
+
+
+def _pending(redis_conn) -> int:
+    return sum(int(redis_conn.xpending(stream, FLUSH_GROUP)["pending"]) for stream in ANSWER_STREAMS)
+
+
+def test_a_flush_of_many_batches_commits_and_acknowledges_every_one(
+    redis_conn, examinee, another_examinee, open_exam, questions
+):
+    """Batches are read ahead and acknowledged behind the writing: when the flush returns, every batch
+    is in the database, acknowledged, and marked committed in the cache, in order."""
+    # given: twelve saves, three versions of each of two questions per examinee
+    answer_queue_ensure(redis_conn)
+    code = open_exam.test_code_id
+    q1, q2 = questions[0].pk, questions[1].pk
+    for version in (1, 2, 3):
+        for person in (examinee, another_examinee):
+            _apply(person, code, {q1: (str(version), version)}, seq=version * 2)
+            _apply(person, code, {q2: (str(version + 1), version)}, seq=version * 2 + 1)
+    # when: one save a batch
+    flushed = answer_queue_flush(consumer="test", batch_size=1, max_batches=50)
+    # then
+    assert (flushed.read, flushed.batches, flushed.committed) == (12, 12, 12)
+    assert _pending(redis_conn) == 0
+    for person in (examinee, another_examinee):
+        rows = AnswerData.objects.filter(examinee=person).values_list("question_id", "answer_value", "version")
+        assert sorted(rows) == sorted([(q1, "3", 3), (q2, "4", 3)])
+        key = f"exam:{person.plan_id}:test:{code}:user:{person.pk}"
+        assert redis_conn.hmget(key, f"c:{q1}", f"c:{q2}") == [b"3", b"3"]
+        assert redis_conn.ttl(key) > 0
+    assert AnswerHistory.objects.count() == 12
+
+
+def test_an_acknowledgement_that_fails_fails_the_flush_and_loses_nothing(
+    redis_conn, examinee, another_examinee, open_exam, questions
+):
+    """A Redis error while acknowledging a committed batch comes out of the flush; the batches written
+    meanwhile are acknowledged or stay pending, and the next flush leaves every save in the database."""
+    # given: a save of each examinee, and the first examinee's cache hash replaced by a string
+    answer_queue_ensure(redis_conn)
+    code = open_exam.test_code_id
+    q1 = questions[0].pk
+    _apply(examinee, code, {q1: ("1", 1)})
+    for version in (1, 2, 3):
+        _apply(another_examinee, code, {q1: (str(version), version)}, seq=version)
+    broken = f"exam:{examinee.plan_id}:test:{code}:user:{examinee.pk}"
+    redis_conn.delete(broken)
+    redis_conn.set(broken, "not a hash")
+    # when
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        answer_queue_flush(consumer="test", batch_size=1, max_batches=50)
+    redis_conn.delete(broken)
+    answer_queue_flush(consumer="test", batch_size=1, max_batches=50)
+    # then
+    assert _pending(redis_conn) == 0
+    rows = AnswerData.objects.values_list("examinee_id", "answer_value", "version")
+    assert sorted(rows) == sorted([(examinee.pk, "1", 1), (another_examinee.pk, "3", 3)])
+
+
+def test_two_flushes_writing_the_same_rows_at_once_do_not_deadlock(make_examinees, open_exam, questions):
+    """The worker's two pool processes may flush at once, with versions of the same answers in both
+    batches and in any order: rows are locked in key order, so one transaction waits for the other
+    instead of both waiting for each other (PostgreSQL would abort one as a deadlock)."""
+    # given: 1,500 answers, in one order at version 1 and in the reverse order at version 2
+    people = make_examinees(150, prefix="DL")
+    received = timezone.now().isoformat()
+
+    def entry(person, question, version: int) -> QueueEntry:
+        header = {"received": received, "test": open_exam.test_code_id, "examinee": person.pk, "user": person.pk,
+                  "group": person.group_id, "plan": person.plan_id, "exam": person.plan_id}  # fmt: skip
+        return QueueEntry(stream="s", entry_id=f"{version}-0", header=header,
+                          answers={question.pk: {"value": "1", "version": version}})  # fmt: skip
+
+    keys = [(person, question) for person in people for question in questions[:10]]
+    batches = [[entry(p, q, 1) for p, q in keys], [entry(p, q, 2) for p, q in reversed(keys)]]
+    barrier = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def write(batch: list[QueueEntry]) -> None:
+        try:
+            with transaction.atomic():
+                barrier.wait()
+                answer_rows_write(batch)
+        except BaseException as exc:  # reported by the assertion below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    # when: both transactions at once
+    threads = [threading.Thread(target=write, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    # then
+    assert failures == []
+    assert AnswerData.objects.filter(version=2).count() == len(keys)
+    assert AnswerHistory.objects.count() == 2 * len(keys)
