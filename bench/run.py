@@ -87,12 +87,12 @@ DAPHNE_FRAMES = [
     ("WebSocketProtocol.onMessage", "daphne / autobahn frame handling"),
 ]
 FLUSH_FRAMES = [
-    ("answer_queue_flush", "the flush (main thread)"),
+    ("answer_queue_flush", "the flush (its writing thread)"),
     ("answer_rows_write", "SQL of ANSWER_DATA, ANSWER_HISTORY, QUESTION_METADATA"),
     ("_insert", "  of which the three upserts (unnest of binary arrays)"),
     ("_submitted_answers_refresh", "  of which ANSWER of already submitted examinees"),
     ("solving_stats_refresh", "SOLVING_STATS recount of the examinees due, once per flush call"),
-    ("_acknowledge", "stats due, XACK, one commit-mark script call in one pipeline, then the doorbells"),
+    ("_acknowledge", "acknowledging thread: stats due, XACK, one commit-mark call in one pipeline, doorbells"),
     ("_ring_committed", "answer.committed doorbells (one PUBLISH per batch)"),
     ("_read_new", "XREADGROUP"),
     ("Connection.wait", "waiting for PostgreSQL (psycopg)"),
