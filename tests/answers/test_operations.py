@@ -1,5 +1,6 @@
 """Operator work on answers: replaying the reprocess queue, restoring a sheet, poison entries."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -72,6 +73,40 @@ def test_a_poison_entry_moves_to_the_reprocess_queue_and_replays(redis_conn, set
     assert answer_dead_letters_replay(dead_letter_ids=[letter.pk], actor="admin:test") == 1
     assert answer_dead_letters_replay(dead_letter_ids=[letter.pk], actor="admin:test") == 0
     assert redis_conn.xlen("stream:answers:high") == 1
+
+
+def test_an_entry_the_database_refuses_at_once_keeps_its_batch_flowing(
+    redis_conn, settings, examinee, another_examinee, open_exam, questions
+):
+    """A value the table cannot hold fails its statement, not the commit: the batch is retried entry
+    by entry, the good entries are stored at the first flush, and the bad one is dead-lettered."""
+    # given: a good entry of each examinee and, between them, one whose value is longer than the column
+    settings.ANSWER_FLUSH_CLAIM_IDLE_MS = 0
+    settings.ANSWER_FLUSH_MAX_DELIVERIES = 2
+    answer_queue_ensure(redis_conn)
+    q1, q2 = questions[0].pk, questions[1].pk
+    _apply(examinee, open_exam, {q1: ("1", 1)})
+    from answers.keys import ANSWER_STREAM_NORMAL
+
+    header = redis_conn.xrange(ANSWER_STREAM_NORMAL)[0][1][b"m"]
+    too_long = json.dumps({"value": "가" * 1001, "version": 1, "updated": "2026-11-25T10:00:00+09:00"})
+    redis_conn.xadd(ANSWER_STREAM_NORMAL, {"m": header, f"q:{q2}": too_long})
+    _apply(another_examinee, open_exam, {q1: ("2", 1)})
+    # when: the first flush
+    first = answer_queue_flush(consumer="test")
+    # then: both good entries are in, the bad one waits for its next delivery
+    assert first.committed == 2
+    assert sorted(AnswerData.objects.values_list("examinee_id", "question_id", "answer_value")) == sorted(
+        [(examinee.pk, q1, "1"), (another_examinee.pk, q1, "2")]
+    )
+    # and the next flushes move it to the reprocess queue, with nothing of it stored
+    for _ in range(2):
+        answer_queue_flush(consumer="test")
+    letter = AnswerDeadLetter.objects.get()
+    assert (letter.examinee_id, list(letter.payload["answers"])) == (examinee.pk, [q2])
+    assert "value too long" in letter.error
+    assert AnswerHistory.objects.filter(question_id=q2).count() == 0
+    assert redis_conn.xpending(ANSWER_STREAM_NORMAL, "flushers")["pending"] == 0
 
 
 def test_restore_of_a_submitted_sheet_is_refused(redis_conn, examinee, open_exam, questions):

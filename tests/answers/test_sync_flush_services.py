@@ -2,6 +2,7 @@
 
 import json
 import threading
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -58,6 +59,45 @@ def test_accepted_changes_are_flushed_into_every_table(redis_conn, examinee, ope
     assert (meta.total_duration, meta.input_count) == (12, 9)
     stats = SolvingStats.objects.get(examinee=examinee)
     assert (stats.total_questions, stats.answered_questions) == (len(questions), 1)
+
+
+def test_one_batch_with_several_changes_of_a_question_keeps_the_latest_and_the_largest(
+    redis_conn, examinee, open_exam, questions
+):
+    """Three changes of one question in one batch: ANSWER_DATA holds the highest version, ANSWER_HISTORY
+    all three, QUESTION_METADATA the largest counters and the first visit; a later flush of smaller
+    counters lowers nothing."""
+    # given: three saves of q1, a second apart, with behaviour that goes up and down
+    answer_queue_ensure(redis_conn)
+    q1 = questions[0].pk
+    context = examinee_context_get(examinee_id=examinee.pk)
+    first = timezone.now() - timedelta(seconds=10)
+    for version, (focus, keystrokes, clicks) in enumerate([(5, 4, 1), (30, 2, 6), (10, 9, 3)], start=1):
+        changes = {q1: (str(version), version)}
+        message = sync_message(examinee=examinee, test_code=open_exam.test_code_id, changes=changes, seq=version)
+        message["metadata"]["behavior"].update(focusTime=focus, keystrokes=keystrokes, clicks=clicks, visits=version)
+        message = answer_sync_validate(message)
+        answer_sync_apply(context=context, message=message, now=first + timedelta(seconds=version))
+    # when: one flush, one batch
+    flushed = answer_queue_flush(consumer="test")
+    # then
+    assert (flushed.batches, flushed.committed) == (1, 3)
+    assert AnswerData.objects.values_list("answer_value", "version").get() == ("3", 3)
+    assert list(AnswerHistory.objects.order_by("version").values_list("version", "duration")) == [
+        (1, 5), (2, 30), (3, 10)
+    ]  # fmt: skip
+    meta = QuestionMetadata.objects.get()
+    assert (meta.visits, meta.total_duration, meta.input_count, meta.click_count) == (3, 30, 9, 6)
+    assert (meta.first_visit, meta.last_visit) == (first + timedelta(seconds=1), first + timedelta(seconds=3))
+    # and a later save with smaller counters lowers none of them
+    message = sync_message(examinee=examinee, test_code=open_exam.test_code_id, changes={q1: ("4", 4)}, seq=4)
+    message["metadata"]["behavior"].update(focusTime=1, keystrokes=1, clicks=1, visits=1)
+    answer_sync_apply(context=context, message=answer_sync_validate(message), now=first + timedelta(seconds=4))
+    answer_queue_flush(consumer="test")
+    meta.refresh_from_db()
+    assert (meta.visits, meta.total_duration, meta.input_count, meta.click_count) == (3, 30, 9, 6)
+    assert (meta.first_visit, meta.last_visit) == (first + timedelta(seconds=1), first + timedelta(seconds=4))
+    assert AnswerData.objects.values_list("answer_value", "version").get() == ("4", 4)
 
 
 def test_versions_only_move_forward(redis_conn, examinee, open_exam, questions):
@@ -243,12 +283,6 @@ def test_the_early_flush_bell_rings_once_per_interval():
     rung.append(bell.due())
     rung.append(bell.due())
     assert rung == [True, False, True, False]
-
-
-@pytest.fixture
-def another_examinee(make_examinees, examinee):
-    """A second examinee of the fixture group (made before the exam opens, so begun with it)."""
-    return make_examinees(1, prefix="EY")[0]
 
 
 def test_the_commit_mark_covers_every_hash_of_the_batch(redis_conn, examinee, another_examinee, open_exam, questions):

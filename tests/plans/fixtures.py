@@ -41,6 +41,12 @@ def examinee(make_examinees):
 
 
 @pytest.fixture
+def another_examinee(make_examinees, examinee):
+    """A second examinee of the fixture group (made before the exam opens, so begun with it)."""
+    return make_examinees(1, prefix="EY")[0]
+
+
+@pytest.fixture
 def supervisor(group):
     rows = [PersonRow(person_id="SUP00001", group_id=group.pk, name="감독관1", password="s3cret-Pass!")]
     return supervisors_bulk_create(rows=rows)[0]
