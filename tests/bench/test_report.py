@@ -368,3 +368,44 @@ def test_a_ramp_whose_naive_side_held_the_top_step_measures_no_ratio():
         "| ≥ 5 × as many examinees as the naive design within p99 100 ms | ours 3,000, naive 3,000: the naive design "
         "held the ramp's top step, so the ratio is not measured (≥ 5 × needs ours ≥ 15,000) | **not shown** |"
     ) in text
+
+
+def test_the_gap_bullets_quote_this_runs_figures():
+    """The bullets under "Where the gap to the targets remains" are computed from the results, so a new
+    run can never leave an old run's figures standing."""
+    # given: steady runs of 1,000 (holds) and 10,000 (misses), a herd, both ramps and the flush
+    big = {**steady_run(10000, 640.0, 95.0, 40.0), "ready": 7200, "errors": {"SYS-001": 12}}
+    big["servers"]["loadgen"] = {"cpu_percent": 45.0}
+    steps = [{"examinees": 1000, "ack_p50_ms": 4.0, "ack_p99_ms": 60.0},
+             {"examinees": 1500, "ack_p50_ms": 9.5, "ack_p99_ms": 240.0}]  # fmt: skip
+    naive_steps = [{"examinees": 1000, "ack_p50_ms": 30.0, "ack_p99_ms": 90.0},
+                   {"examinees": 1500, "ack_p50_ms": 2100.0, "ack_p99_ms": 3800.0}]  # fmt: skip
+    results = {
+        "date": "2026-11-25 16:00 UTC", "command": "bench/run.py", "machine": {"nproc": "2"},
+        "scenarios": {
+            "steady": [steady_run(1000, 42.0, 30.0, 10.0), big],
+            "herd": _herd_run(10000, 3000, 150.0, 1, {"START-DEADLINE": 7000}),
+            "compare": {
+                "rounds": {"echo": [{"saves_per_second": 5000.0, "ack_p50_ms": 2.0, "ack_p99_ms": 9.0}],
+                           "exam": [{"saves_per_second": 2600.0, "ack_p50_ms": 4.0, "ack_p99_ms": 20.0}]},
+                "ramps": {"exam": {"largest_within": 1000, "steps": steps},
+                          "naive": {"largest_within": 1000, "steps": naive_steps}},
+            },
+            "flush": {"median": {"flush_changes_per_second": 9100, "baseline_changes_per_second": 20000,
+                                 "ratio": 0.455}},
+        },
+    }  # fmt: skip
+
+    # when
+    gaps = section_text(results, {}).split("Where the gap to the targets remains")[1].split("Why:")[0]
+
+    # then
+    assert "The bare echo served 5,000 saves/s and the COPY\n  baseline made 20,000 changes/s" in gaps
+    assert "1,000 examinees hold every bound (p99 ack 42.0 ms)" in gaps
+    assert "The largest run, 10,000, got 7,200 in before the start deadline, with p99 ack 640.0 ms" in gaps
+    assert "errors SYS-001 ×12 and lost 0" in gaps
+    assert "180 % of the machine's 200 % (daphne 95 %, the load generator 45 %, PostgreSQL 40 %)" in gaps
+    assert "3,000 ready after 150.0 s (20.0 a second, where 10,000 in 60 s needs 167)" in gaps
+    assert "ours held 1,000 examinees and the naive design 1,000" in gaps
+    assert "At the next step, 1,500, ours had p50 9.5 ms and p99 240 ms, the naive design p50 2,100.0 ms" in gaps
+    assert "made 9,100 changes/s against the baseline's 20,000: 46 %" in gaps
