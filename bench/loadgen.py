@@ -222,6 +222,14 @@ class Reply:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.future: asyncio.Future = loop.create_future()
+        # A socket that closes fails the replies still awaited; one whose request was given up or
+        # cancelled (at the run's end) has nobody to take the error, which asyncio would log.
+        self.future.add_done_callback(_error_taken)
+
+
+def _error_taken(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 class Examinee:

@@ -361,3 +361,29 @@ def test_a_ramp_step_that_misses_once_is_measured_again_and_two_misses_end_the_r
     assert decide(within=True, repeated=True, total=100, ramp_max=3000) == "grow"  # it was a stall
     assert decide(within=False, repeated=True, total=150, ramp_max=3000) == "stop"  # twice: the limit
     assert decide(within=True, repeated=False, total=3000, ramp_max=3000) == "stop"
+
+
+def test_a_reply_failed_after_its_request_was_given_up_is_not_logged_as_never_retrieved():
+    """At the run's end the live tasks are cancelled while their replies are awaited; the closing socket
+    then fails those replies. asyncio used to log each as "Future exception was never retrieved"."""
+    import asyncio
+    import gc
+
+    # given: a loop that records what asyncio would log
+    logged: list[str] = []
+
+    async def scenario() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, context: logged.append(context["message"]))
+        reply = loadgen.Reply(asyncio.get_running_loop())
+        bare = asyncio.get_running_loop().create_future()  # what the generator had before
+        # when: both are failed by the closing socket and nobody awaits them any more
+        reply.future.set_exception(ConnectionError("socket closed"))
+        bare.set_exception(ConnectionError("socket closed"))
+        del reply, bare
+        gc.collect()
+        await asyncio.sleep(0)
+
+    asyncio.run(scenario())
+
+    # then: only the bare future is reported
+    assert logged == ["Future exception was never retrieved"]
