@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import gc
 import hashlib
@@ -56,6 +57,8 @@ KST = timezone(timedelta(hours=9))
 UNSOLICITED = frozenset({"answer.committed", "exam.state", "exam.clock"})
 TARGET_PATHS = {"exam": "/ws/exam/", "echo": "/ws/bench/echo/", "naive": "/ws/bench/naive/"}
 REPLY_TIMEOUT_SECONDS = 30.0
+# Connections of one HTTP client's pool (see Run.http_clients_make).
+HTTP_POOL_SIZE = 64
 # The server's "too many getting ready, come back after retryAfter s" (answers.admission), then close 4503.
 BUSY_CODE = "SYS-005"
 # Error codes after which the page runs `recover` (a stage moved on, the sheet closed or paused).
@@ -273,7 +276,7 @@ class Examinee:
         }
         for attempt in range(options.attempts):
             try:
-                response = await self.run.http.post("/api/v1/examinee/login", json=body)
+                response = await self.run.http(self.index).post("/api/v1/examinee/login", json=body)
             except httpx.HTTPError as exc:
                 self.run.stats.error("HTTP-" + exc.__class__.__name__, str(exc))
             else:
@@ -472,7 +475,8 @@ class Examinee:
 
     async def recover_over_http(self) -> None:
         """Echo and naive sockets know no `recover`: take the sheet from the platform's HTTP fallback."""
-        response = await self.run.http.get("/api/v1/answers/recover", headers={"Authorization": f"Bearer {self.token}"})
+        headers = {"Authorization": f"Bearer {self.token}"}
+        response = await self.run.http(self.index).get("/api/v1/answers/recover", headers=headers)
         if response.status_code != 200:
             self.run.stats.error(f"HTTP-{response.status_code}", response.text[:200])
             raise ConnectionError("recover over HTTP failed")
@@ -846,7 +850,7 @@ class Run:
         self.ws_base = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
         self.stats = Stats()
         self.ledger = Ledger()
-        self.http: httpx.AsyncClient
+        self.http_clients: list[httpx.AsyncClient] = []
         self.examinees: list[Examinee] = []
         self.lives: list[asyncio.Task] = []
         self.stop = asyncio.Event()
@@ -857,6 +861,20 @@ class Run:
             self.sessions = json.loads(options.session_cache.read_text(encoding="utf-8"))
         self.marks: dict[str, float] = {}
         self.steps: list[dict[str, Any]] = []
+
+    def http_clients_make(self) -> list[httpx.AsyncClient]:
+        """HTTP clients for `connect_concurrency` examinees starting at once, each with a pool of at most
+        HTTP_POOL_SIZE connections. httpcore's pool scans every connection and queued request on each
+        request (quadratic: encode/httpcore#1035): one pool of 10,000 kept the generator itself busy
+        for minutes, and the sign-ins of a herd of 10,000 came back to it after the server had answered."""
+        limits = httpx.Limits(max_connections=HTTP_POOL_SIZE, max_keepalive_connections=HTTP_POOL_SIZE)
+        count = max(1, math.ceil(self.options.connect_concurrency / HTTP_POOL_SIZE))
+        timeout = httpx.Timeout(self.options.open_timeout)
+        return [httpx.AsyncClient(base_url=self.options.base_url, limits=limits, timeout=timeout) for _ in range(count)]
+
+    def http(self, index: int) -> httpx.AsyncClient:
+        """The HTTP client of examinee `index`."""
+        return self.http_clients[index % len(self.http_clients)]
 
     async def bring_in(self, credentials: list[Credential], *, rate: float | None) -> tuple[int, float]:
         """Start `credentials` (sign in, connect, recover), at `rate` per second or all at once.
@@ -1056,10 +1074,8 @@ class Run:
 
     async def main(self) -> dict[str, Any]:
         options = self.options
-        limits = httpx.Limits(max_connections=options.connect_concurrency, max_keepalive_connections=100)
-        async with httpx.AsyncClient(
-            base_url=options.base_url, limits=limits, timeout=httpx.Timeout(options.open_timeout)
-        ) as self.http:
+        async with contextlib.AsyncExitStack() as clients:
+            self.http_clients = [await clients.enter_async_context(client) for client in self.http_clients_make()]
             self.monitor.start()
             began = time.time()
             report = await (self.ramp() if options.ramp else self.steady())

@@ -387,3 +387,29 @@ def test_a_reply_failed_after_its_request_was_given_up_is_not_logged_as_never_re
 
     # then: only the bare future is reported
     assert logged == ["Future exception was never retrieved"]
+
+
+def test_the_generators_sign_ins_go_over_small_http_pools():
+    """httpcore's pool is quadratic in its connections (encode/httpcore#1035): a herd of 10,000 over one
+    pool kept the generator busy for minutes. The examinees share pools of at most 64 connections."""
+    import asyncio
+
+    async def pools(concurrency: int) -> tuple[int, set[int], bool]:
+        run = loadgen.Run(
+            loadgen.options_parse(["--credentials", "unused.csv", "--connect-concurrency", str(concurrency)])
+        )
+        run.http_clients = run.http_clients_make()
+        try:
+            sizes = {client._transport._pool._max_connections for client in run.http_clients}
+            shared = run.http(0) is run.http(len(run.http_clients)) and run.http(0) is not run.http(1 % concurrency)
+            return len(run.http_clients), sizes, shared
+        finally:
+            for client in run.http_clients:
+                await client.aclose()
+
+    # when
+    herd, paced = asyncio.run(pools(10000)), asyncio.run(pools(10))
+
+    # then: together they open as many connections at once as examinees start at once
+    assert herd == (157, {64}, True)
+    assert paced[:2] == (1, {64})
