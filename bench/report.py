@@ -1091,6 +1091,14 @@ WHERE_THE_TIME_GOES = [
     "   recount runs while the last acknowledgements do. Timed per phase on the shared PostgreSQL",
     "   (10,000 changes over 2,000 examinees, 3 runs each): the flush 1.04 s to 0.92-0.95 s, with the",
     "   baseline at 0.44-0.47 s (43 % to 46-49 %).",
+    "31. **The generator's sign-ins over small HTTP pools** (`bench/loadgen.py`, 2026-11-25 afternoon): one",
+    "   httpx client per 64 examinees starting at once instead of one pool as large as",
+    "   `--connect-concurrency`. httpcore's pool scans every connection and queued request on each request",
+    "   (quadratic: encode/httpcore#1035). In the herd of 10,000 of the run of b7fbe41 (16:20 UTC) the",
+    "   daphnes answered every sign-in between 74 and 94 s after the start and none before, yet the",
+    "   generator saw them after a median of 151 s, past its 150 s start deadline: the herd's 0 of 10,000",
+    "   measured the generator. Runs before this item (the herds of 2,000 and the paced starts of 1,000 at",
+    "   a time included) carry some of that cost in their start times.",
     "",
     "Runs dated before an item above measured the code without it: the date and commit of this run are at",
     "the top of this section.",
@@ -1153,7 +1161,8 @@ def gap_lines(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"- **The herd of {fmt(run.get('examinees'))} on daphne × {run.get('processes', 1)}:**"
             f" {fmt(run.get('ready'))} ready after {fmt(run.get('ready_seconds'), 1)} s ({fmt(rate, 1)} a second,"
-            f" where 10,000 in 60 s needs 167), errors {errors_text(run.get('errors_while_starting'))}."
+            f" where 10,000 in 60 s needs 167), the generator's sign-ins p50 {fmt(run.get('signed_in_p50_s'), 1)} s,"
+            f" errors {errors_text(run.get('errors_while_starting'))}."
         )
     ramps = compare.get("ramps") or {}
     if ramps.get("exam") and ramps.get("naive"):
@@ -1201,7 +1210,8 @@ GAP_CAUSES = [
     "  thousand the start deadline, not the saves, decides how many are in. Items 11-13 and 17 above made",
     "  a start one query at sign-in and a share of one transaction at connect; what is left is CPU per",
     "  start in every process. Far past its capacity the start path collapses rather than queues: refused",
-    "  examinees come back, time out and retry, and each retry costs a sign-in and a connect.",
+    "  examinees come back, time out and retry, and each retry costs a sign-in and a connect. A herd run",
+    "  before item 31 also measured the generator's own HTTP pool (its sign-ins p50 above says how much).",
     "- **The steady exam at 10,000** needs less CPU per save in every process: daphne's own frame handling",
     "  (twisted/autobahn, which also makes the cyclic garbage: in-process, without daphne, a save leaves",
     "  none), the generator, and PostgreSQL. SYS-001 there is Redis not answering within 2 s: the page",

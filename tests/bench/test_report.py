@@ -405,7 +405,7 @@ def test_the_gap_bullets_quote_this_runs_figures():
     assert "The largest run, 10,000, got 7,200 in before the start deadline, with p99 ack 640.0 ms" in gaps
     assert "errors SYS-001 ×12 and lost 0" in gaps
     assert "180 % of the machine's 200 % (daphne 95 %, the load generator 45 %, PostgreSQL 40 %)" in gaps
-    assert "3,000 ready after 150.0 s (20.0 a second, where 10,000 in 60 s needs 167)" in gaps
+    assert "3,000 ready after 150.0 s (20.0 a second, where 10,000 in 60 s needs 167), the generator" in gaps
     assert "ours held 1,000 examinees and the naive design 1,000" in gaps
     assert "At the next step, 1,500, ours had p50 9.5 ms and p99 240 ms, the naive design p50 2,100.0 ms" in gaps
     assert "made 9,100 changes/s against the baseline's 20,000: 46 %" in gaps
