@@ -1098,7 +1098,20 @@ WHERE_THE_TIME_GOES = [
     "   daphnes answered every sign-in between 74 and 94 s after the start and none before, yet the",
     "   generator saw them after a median of 151 s, past its 150 s start deadline: the herd's 0 of 10,000",
     "   measured the generator. Runs before this item (the herds of 2,000 and the paced starts of 1,000 at",
-    "   a time included) carry some of that cost in their start times.",
+    "   a time included) carry some of that cost in their start times. The herd scenario alone after it",
+    "   (`bench/run.py --scenarios herd --herd 2000 --herd-processes 2 --herd-target 10000 --no-doc`,",
+    "   17:41 UTC, code 59c74c1): 10,000 on daphne × 2 got 5,381 ready in 152.6 s with the generator's",
+    "   sign-ins at p50 38.9 s (WS-CONNECT ×1,841, START-FAILED ×217, START-DEADLINE ×4,402), and",
+    "   2,000 on two 38.7 s.",
+    "32. **The next flush batch is read while PostgreSQL commits this one** (2026-11-25 evening, after",
+    "   this run's code): on a thread of its own, started once the batch's statements are through, when",
+    "   the writing thread only waits for the commit; entries read ahead for a batch that a failure keeps",
+    "   from being written are marked idle for the claim time (XCLAIM IDLE, JUSTID), so the next flush",
+    "   takes them at once. Reading ahead from the start of a batch had gained nothing: it slowed the",
+    "   statements as much as it saved. A/B on the shared PostgreSQL, alternating, 3 runs each: flush /",
+    "   baseline 0.47-0.48 (median of 4 rounds 0.472) before, 0.48-0.53 (0.511) after; the flush",
+    "   scenario alone (`bench/run.py --scenarios flush --repeats 5 --no-doc`, 17:40 UTC) 49.6 %",
+    "   (runs 42-58 %).",
     "",
     "Runs dated before an item above measured the code without it: the date and commit of this run are at",
     "the top of this section.",
@@ -1144,7 +1157,7 @@ def gap_lines(results: dict[str, Any]) -> list[str]:
     for processes, runs in by_processes.items():
         holding = [run for run in runs if steady_run_within(run)]
         largest = runs[-1]
-        held = "no run holds every bound"
+        held = "No run holds every bound"
         if holding:
             best = holding[-1]
             held = f"{fmt(best['examinees'])} examinees hold every bound (p99 ack {fmt(best['ack_p99_ms'], 1)} ms)"
@@ -1230,9 +1243,8 @@ GAP_CAUSES = [
     "  the SOLVING_STATS recount 0.06 s, the COPY into the staging table 0.02 s. PostgreSQL's backend",
     "  used 0.7 s of CPU, the flush's Python 0.2 s and Redis 0.13 s. Measured and dropped: dropping",
     "  every foreign key (the flush 0.69 s, but the baseline 0.19 s: 27 %; checks the baseline pays as",
-    "  well help it more), one statement of three data-modifying CTEs instead of the staging table (no",
-    "  gain), and reading the next batch ahead on a third thread (no gain: the reading then slows the",
-    "  writing as much as it saves).",
+    "  well help it more) and one statement of three data-modifying CTEs instead of the staging table (no",
+    "  gain). Item 32 then read the next batch during the commit.",
     "- **Commit lag** is the beat's one-second flush ring plus the batch's transaction, then one PUBLISH.",
     "  Where p99 is above 2 s, `flushed_after_s` in the raw results says whether the queue kept up.",
     "- **Redis's used memory in the soak.** An earlier 30-minute soak found a straight slope of about",
