@@ -636,8 +636,7 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
     rounds = compare.get("rounds") or {}
     ratio_echo = None
     if rounds.get("echo") and rounds.get("exam"):
-        echo = statistics.median(run["saves_per_second"] for run in rounds["echo"])
-        exam = statistics.median(run["saves_per_second"] for run in rounds["exam"])
+        echo, exam = rounds_median(rounds, "echo"), rounds_median(rounds, "exam")
         ratio_echo = exam / echo if echo else None
         lines.append(
             f"| answer-save throughput of one ASGI process ≥ 50 % of the bare Channels echo | {fmt(exam)} against "
@@ -849,9 +848,7 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
             )
         lines.append("")
         if ratio_echo is not None:
-            naive_rate = statistics.median(run["saves_per_second"] for run in rounds.get("naive", [])) if rounds.get(
-                "naive") else None  # fmt: skip
-            exam_rate = statistics.median(run["saves_per_second"] for run in rounds["exam"])
+            naive_rate, exam_rate = rounds_median(rounds, "naive"), rounds_median(rounds, "exam")
             lines += [
                 f"Ratios in this run: our path / echo **{100 * ratio_echo:.0f} %**"
                 + (f"; our path / naive **{exam_rate / naive_rate:.1f} ×**." if naive_rate else "."),
@@ -1125,6 +1122,12 @@ WHERE_THE_TIME_GOES = [
 REFERENCE_RUN = {"name": "c12ea6b, 2026-11-25 10:33 UTC", "echo": 6839, "baseline": 22087}
 
 
+def rounds_median(rounds: dict[str, Any], target: str) -> float | None:
+    """The median saves/s of the compare rounds of `target` (echo, exam, naive), None without rounds."""
+    runs = rounds.get(target) or []
+    return statistics.median(run["saves_per_second"] for run in runs) if runs else None
+
+
 def _cpu_text(run: dict[str, Any]) -> str:
     parts = [
         (label, server(run, name, "cpu_percent"))
@@ -1145,7 +1148,7 @@ def gap_lines(results: dict[str, Any]) -> list[str]:
     flush = scenarios.get("flush") or {}
     lines: list[str] = ["Where the gap to the targets remains, in this run's figures:", ""]
     rounds = compare.get("rounds") or {}
-    echo = statistics.median(r["saves_per_second"] for r in rounds["echo"]) if rounds.get("echo") else None
+    echo = rounds_median(rounds, "echo")
     baseline = (flush.get("median") or {}).get("baseline_changes_per_second")
     if echo or baseline:
         lines += [
@@ -1186,22 +1189,20 @@ def gap_lines(results: dict[str, Any]) -> list[str]:
             f"- **5 × naive.** Within p99 {fmt(ACK_TARGET_MS)} ms ours held {fmt(ours['largest_within'])} examinees"
             f" and the naive design {fmt(naive['largest_within'])}"
         )
-        above = [step for step in ours.get("steps") or [] if step["examinees"] > max(ours["largest_within"] or 0, 0)][
-            :1
-        ]
+        largest = ours["largest_within"] or 0
+        above = next((step for step in ours.get("steps") or [] if step["examinees"] > largest), None)
         if above:
-            size = above[0]["examinees"]
-            theirs = [step for step in naive.get("steps") or [] if step["examinees"] == size][:1]
+            size = above["examinees"]
+            theirs = next((step for step in naive.get("steps") or [] if step["examinees"] == size), None)
             text += (
-                f". At the next step, {fmt(size)}, ours had p50 {fmt(above[0].get('ack_p50_ms'), 1)} ms and p99"
-                f" {fmt(above[0].get('ack_p99_ms'))} ms"
-                + (
-                    f", the naive design p50 {fmt(theirs[0].get('ack_p50_ms'), 1)} ms and p99"
-                    f" {fmt(theirs[0].get('ack_p99_ms'))} ms"
-                    if theirs
-                    else ""
-                )
+                f". At the next step, {fmt(size)}, ours had p50 {fmt(above.get('ack_p50_ms'), 1)} ms and p99"
+                f" {fmt(above.get('ack_p99_ms'))} ms"
             )
+            if theirs:
+                text += (
+                    f", the naive design p50 {fmt(theirs.get('ack_p50_ms'), 1)} ms and p99"
+                    f" {fmt(theirs.get('ack_p99_ms'))} ms"
+                )
         lines.append(text + ".")
     if flush.get("median"):
         median = flush["median"]

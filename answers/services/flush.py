@@ -15,8 +15,9 @@ a lost or repeated task costs latency, never data. One flush:
 4. after its batches: recounts SOLVING_STATS of the examinees due (`solving_stats_refresh`), once
    for all the batches of the call, while the last acknowledgements run. SOLVING_STATS is derived
    from ANSWER_DATA and QUESTION_METADATA; recounting it in every batch's transaction cost the
-   flush a quarter of its time (bench/flush_throughput.py). An examinee stays due until a recount has committed, so a
-   worker killed in between leaves it for the next flush, which the beat rings every second.
+   flush a quarter of its time (bench/flush_throughput.py). An examinee stays due until a recount
+   has committed, so a worker killed in between leaves it for the next flush, which the beat rings
+   every second.
 
 A batch that the database refuses for its data is retried entry by entry; an entry that fails
 ANSWER_FLUSH_MAX_DELIVERIES times moves to the reprocess (dead-letter) stream and table, with an operator
@@ -531,6 +532,11 @@ def _insert(sql_head: str, columns: list[str], rows: list[tuple], tail: str, typ
             for start in range(0, len(rows), 5000):
                 cursor.execute(sql, [list(column) for column in zip(*rows[start : start + 5000], strict=True)])
         return
+    _values_insert(sql_head, columns, rows, tail)
+
+
+def _values_insert(sql_head: str, columns: list[str], rows: list[tuple], tail: str) -> None:
+    """INSERT `rows` as multi-row VALUES in chunks (SQLite of `make run`)."""
     with connection.cursor() as cursor:
         placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
         for start in range(0, len(rows), 200):
@@ -649,25 +655,17 @@ def answer_rows_write(entries: Iterable[QueueEntry]) -> None:
     else:
         # SQLite applies ON CONFLICT row by row, so the same rules hold without collapsing first.
         adapt_time = connection.ops.adapt_datetimefield_value
-        with connection.cursor() as cursor:
-            for start in range(0, len(rows), 100):
-                chunk = [(*row[:8], adapt_time(row[8]), *row[9:]) for row in rows[start : start + 100]]
-                values = ", ".join(["(" + ", ".join(["%s"] * 10) + ")"] * len(chunk))
-                metadata_values = ", ".join(["(" + ", ".join(["%s"] * 14) + ")"] * len(chunk))
-                cursor.execute(
-                    f'INSERT INTO "ANSWER_DATA" ({_DATA_COLUMNS}) VALUES {values} {_DATA_CONFLICT}',
-                    [value for row in chunk for value in (*row[:9], row[10])],
-                )
-                cursor.execute(
-                    f'INSERT INTO "ANSWER_HISTORY" ({_HISTORY_COLUMNS}) VALUES {values} {_HISTORY_CONFLICT}',
-                    [value for row in chunk for value in (*row[:6], *row[7:11])],
-                )
-                cursor.execute(
-                    f'INSERT INTO "QUESTION_METADATA" ({_METADATA_COLUMNS}) VALUES {metadata_values} '
-                    + _metadata_conflict("MAX", "MIN"),
-                    [value for row in chunk
-                     for value in (*row[:6], row[11], row[9], row[9], row[8], row[8], row[12], row[13], row[14])],
-                )  # fmt: skip
+        rows = [(*row[:8], adapt_time(row[8]), *row[9:]) for row in rows]
+        _values_insert('INSERT INTO "ANSWER_DATA"', _DATA_COLUMNS.split(", "),
+                       [(*row[:9], row[10]) for row in rows], _DATA_CONFLICT)  # fmt: skip
+        _values_insert('INSERT INTO "ANSWER_HISTORY"', _HISTORY_COLUMNS.split(", "),
+                       [(*row[:6], *row[7:11]) for row in rows], _HISTORY_CONFLICT)  # fmt: skip
+        _values_insert(
+            'INSERT INTO "QUESTION_METADATA"',
+            _METADATA_COLUMNS.split(", "),
+            [(*row[:6], row[11], row[9], row[9], row[8], row[8], row[12], row[13], row[14]) for row in rows],
+            _metadata_conflict("MAX", "MIN"),
+        )
     _submitted_answers_refresh(examinee_ids)
 
 
