@@ -51,7 +51,7 @@ from django.utils.dateparse import parse_datetime
 from exam_platform.fanout import fanout_publish
 from exam_platform.redis import redis_client
 from monitoring.messages import Msg
-from plans.choices import ExamStatus
+from plans.choices import ExamStatus, TransitionSubject
 from plans.models import ExamineeProgress
 
 from ..keys import ANSWER_DEAD_LETTER_STREAM, ANSWER_STREAMS, FLUSH_GROUP, SOLVING_STATS_DUE, answer_committed_channel
@@ -674,7 +674,9 @@ def _submitted_answers_refresh(examinee_ids: list[str]) -> None:
 
     Every queue entry was accepted before its examinee's window closed, but the flush may run
     after the submit (a deadline sweep, a force submit): those late-flushed versions belong in
-    the final sheet too. The submit time stays as it was.
+    the final sheet too. The submit time stays as it was: a question that joins the sheet takes
+    the time of the sheet's other rows, else the time of the submit's STATUS_TRANSITION row, and
+    only without either the flush's own time.
     """
     if not examinee_ids:
         return
@@ -694,12 +696,15 @@ def _submitted_answers_refresh(examinee_ids: list[str]) -> None:
         cursor.execute(
             'INSERT INTO "ANSWER" (examinee_id, group_id, plan_id, question_id, answer_content, submit_datetime) '
             "SELECT d.examinee_id, d.group_id, d.plan_id, d.question_id, d.answer_value, "
-            'COALESCE((SELECT MIN(a.submit_datetime) FROM "ANSWER" a WHERE a.examinee_id = d.examinee_id), %s) '
+            'COALESCE((SELECT MIN(a.submit_datetime) FROM "ANSWER" a WHERE a.examinee_id = d.examinee_id), '
+            '(SELECT MAX(t.occurred_at) FROM "STATUS_TRANSITION" t WHERE t.subject_type = %s '
+            "AND t.subject_id = d.examinee_id AND t.to_value = %s), %s) "
             'FROM "ANSWER_DATA" d JOIN "EXAMINEE_PROGRESS" p ON p.examinee_id = d.examinee_id '
             f"WHERE p.exam_status_code = %s AND d.examinee_id IN ({placeholders}) "
             'AND NOT EXISTS (SELECT 1 FROM "ANSWER" a WHERE a.examinee_id = d.examinee_id '
             "AND a.question_id = d.question_id)",
-            [_dt(timezone.now()), ExamStatus.SUBMITTED, *examinee_ids],
+            [TransitionSubject.EXAMINEE, ExamStatus.SUBMITTED, _dt(timezone.now()), ExamStatus.SUBMITTED]
+            + examinee_ids,
         )
 
 
