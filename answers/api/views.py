@@ -14,9 +14,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from exam_platform.db import db_async
+from exam_platform.batching import loop_batch
+from exam_platform.db import DatabaseBatch
 from monitoring.messages import CodedError, Msg
-from plans.services.access import examinee_authenticate, examinee_token_issue
+from plans.models import Examinee
+from plans.services.access import SignIn, examinee_token_issue, examinees_authenticate
 
 from ..services.protocol import answer_sync_validate, message_parse
 from ..services.recovery import answer_recover
@@ -46,6 +48,23 @@ def _login_input(request: HttpRequest) -> dict[str, str]:
     return serializer.validated_data
 
 
+# The most sign-ins checked in one query, and the most such queries on the database threads at once.
+SIGN_IN_BATCH_MAX_SIZE = 100
+SIGN_IN_BATCHES_RUNNING = 2
+
+
+def _sign_ins_check(sign_ins: list[SignIn]) -> list[Examinee | CodedError]:
+    return examinees_authenticate(sign_ins=sign_ins)
+
+
+def sign_in_batch() -> DatabaseBatch[SignIn, Examinee]:
+    """The sign-ins of the running event loop, checked together (exam_platform.db.DatabaseBatch)."""
+    return loop_batch(
+        "sign-in",
+        lambda: DatabaseBatch(run=_sign_ins_check, running=SIGN_IN_BATCHES_RUNNING, max_size=SIGN_IN_BATCH_MAX_SIZE),
+    )
+
+
 @csrf_exempt  # nothing to forge: it reads no cookie (DRF exempted its APIView the same way)
 @never_cache
 @require_POST
@@ -53,16 +72,14 @@ async def examinee_login_api(request: HttpRequest) -> JsonResponse:
     """POST {"planId", "examineeId", "accessCode"} -> {"token", "examineeId", "examineeName", "planId",
     "groupId"}, and the token as the examinee cookie (answers.api.authentication).
 
-    An async view, because every examinee of an exam signs in within the same minute: its one
-    query waits in line for the process's database threads (exam_platform.db) with the sockets'
-    connects, instead of each sign-in taking a thread of its own and a turn at the connection
-    pool, and it writes nothing (no session row).
+    An async view, because every examinee of an exam signs in within the same minute: the
+    sign-ins of the same moment in the process are checked with one query on one of its database
+    threads (exam_platform.db), instead of each taking a thread of its own and a turn at the
+    connection pool, and it writes nothing (no session row).
     """
     try:
         data = _login_input(request)
-        examinee = await db_async(examinee_authenticate)(
-            plan_id=data["planId"], examinee_id=data["examineeId"], access_code=data["accessCode"]
-        )
+        examinee = await sign_in_batch().call(SignIn(data["planId"], data["examineeId"], data["accessCode"]))
     except CodedError as error:
         return JsonResponse(error.as_reply(), status=error.message.http_status)
     token = examinee_token_issue(examinee=examinee)
