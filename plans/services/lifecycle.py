@@ -41,6 +41,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from exam_platform.db import rows_update
 from exam_platform.doorbells import doorbells_ring
 from exam_platform.redis import redis_client
 from monitoring.messages import CodedError, Msg
@@ -1028,10 +1029,8 @@ def examinees_connect(
     for group_id, count in sorted(connected.items()):
         GroupProgress.objects.filter(pk=group_id).update(connected_examinee_cnt=F("connected_examinee_cnt") + count)
     stayed = [row for pk, row in results.items() if pk not in began and not isinstance(row, CodedError)]
-    if began:
-        ExamineeProgress.objects.bulk_update(list(began.values()), fields=CONNECT_FIELDS + BEGIN_FIELDS)
-    if stayed:
-        ExamineeProgress.objects.bulk_update(stayed, fields=CONNECT_FIELDS)
+    rows_update(list(began.values()), fields=CONNECT_FIELDS + BEGIN_FIELDS)
+    rows_update(stayed, fields=CONNECT_FIELDS)
     _records_save(records)
     return results
 

@@ -7,11 +7,14 @@ results whose callers left.
 
 import asyncio
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from exam_platform.batching import loop_batch
-from exam_platform.db import DatabaseBatch
+from exam_platform.db import DatabaseBatch, rows_update
+from plans.models import ExamineeProgress
 
 
 def doubled(items):
@@ -52,3 +55,25 @@ async def test_a_loop_has_one_batch_of_each_name():
     first, again, other = loop_batch("t1", make), loop_batch("t1", make), loop_batch("t2", make)
     assert first is again is made[0]
     assert other is made[1] and other is not first
+
+
+@pytest.mark.django_db
+def test_rows_update_saves_the_fields_of_each_row_in_one_statement(make_examinees, django_assert_num_queries):
+    """rows_update writes each row's own values of the named fields (text, time, NULL), leaves the
+    other fields and rows alone, in one statement."""
+    # given
+    deadline = timezone.now().replace(microsecond=0) + timedelta(minutes=30)
+    examinees = make_examinees(3)
+    ExamineeProgress.objects.filter(pk=examinees[1].pk).update(stage_deadline=deadline)
+    first, second, untouched = (ExamineeProgress.objects.get(pk=e.pk) for e in examinees)
+    first.ip_addr, first.stage_deadline, first.browser_info = "10.0.0.1", deadline, "left alone"
+    second.ip_addr, second.stage_deadline = "10.0.0.2", None
+    # when
+    with django_assert_num_queries(1):
+        rows_update([first, second], fields=["ip_addr", "stage_deadline"])
+    # then
+    rows = dict(ExamineeProgress.objects.values_list("pk", "ip_addr"))
+    assert rows == {first.pk: "10.0.0.1", second.pk: "10.0.0.2", untouched.pk: ""}
+    assert ExamineeProgress.objects.get(pk=first.pk).stage_deadline == deadline
+    assert ExamineeProgress.objects.get(pk=second.pk).stage_deadline is None
+    assert ExamineeProgress.objects.get(pk=first.pk).browser_info == ""
