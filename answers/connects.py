@@ -34,7 +34,7 @@ from monitoring.messages import CodedError, Msg
 from plans.models import Examinee
 from plans.services.lifecycle import exam_examinee_epoch_key, exam_group_epoch_key
 from proctoring.models import SocketSession
-from proctoring.services import ClientInfo, socket_session_close
+from proctoring.services import ClientInfo, socket_session_close, socket_sessions_close
 
 from .selectors import ExamineeContext, examinee_contexts_get
 from .services.recovery import answers_recover
@@ -47,6 +47,8 @@ EPOCH_UNKNOWN = "?"
 # The most connects in one batch, and the most batches on the database threads at once.
 BATCH_MAX_SIZE = 50
 BATCHES_RUNNING = 2
+# The most socket closes in one batch (a close is a few rows, cheaper than a connect).
+CLOSE_BATCH_MAX_SIZE = 200
 
 
 def epoch_format(values: Sequence[bytes | None]) -> str:
@@ -108,8 +110,7 @@ def exam_sockets_ready(sockets: Sequence[tuple[str, ClientInfo]]) -> list[Ready 
 
 def _orphans_close(readies: list[Ready]) -> None:
     """Close the rows of sockets whose connect was cancelled while their batch was recorded (nobody else will)."""
-    for ready in readies:
-        socket_session_close(socket_id=ready.socket.socket_id)
+    socket_sessions_close(socket_ids=[ready.socket.socket_id for ready in readies])
 
 
 class ConnectBatch(DatabaseBatch[tuple[str, ClientInfo], Ready]):
@@ -143,4 +144,19 @@ def recover_batch() -> DatabaseBatch[ExamineeContext, dict[str, Any]]:
     follows its connect, so they come together too."""
     return loop_batch(
         "recover", lambda: DatabaseBatch(run=contexts_recover, running=BATCHES_RUNNING, max_size=BATCH_MAX_SIZE)
+    )
+
+
+def exam_sockets_close(socket_ids: Sequence[str]) -> list[None]:
+    """In a database thread: close sockets' rows together (proctoring.services.socket_sessions_close)."""
+    socket_sessions_close(socket_ids=socket_ids)
+    return [None] * len(socket_ids)
+
+
+def close_batch() -> DatabaseBatch[str, None]:
+    """The socket closes of the running event loop: a hall whose network drops closes hundreds of
+    sockets at once, and one transaction each kept the database threads busy for tens of seconds,
+    the reconnects' connects waiting behind them."""
+    return loop_batch(
+        "close", lambda: DatabaseBatch(run=exam_sockets_close, running=BATCHES_RUNNING, max_size=CLOSE_BATCH_MAX_SIZE)
     )

@@ -32,11 +32,11 @@ from monitoring.messages import CodedError, Msg
 from monitoring.services.client_logs import LogOwner, client_log_enqueue
 from plans.services.lifecycle import exam_examinee_epoch_key, exam_group_channel_name, exam_group_epoch_key
 from proctoring.heartbeats import heartbeat_batch
-from proctoring.services import ClientInfo, socket_session_close
+from proctoring.services import ClientInfo
 
 from .admission import HOLD_SECONDS, AdmissionRefused, admission_gate
 from .api.authentication import examinee_cookie_token
-from .connects import EPOCH_UNKNOWN, connect_batch, epoch_format, examinee_contexts_load, recover_batch
+from .connects import EPOCH_UNKNOWN, close_batch, connect_batch, epoch_format, examinee_contexts_load, recover_batch
 from .keys import answer_committed_channel, examinee_channel_group
 from .selectors import ExamineeContext
 from .services.protocol import answer_sync_validate, message_parse
@@ -159,7 +159,7 @@ class ExamConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
         if self.socket_id:
             heartbeat_batch().forget(self.socket_id)
-            await db_async(socket_session_close)(socket_id=self.socket_id)
+            await close_batch().call(self.socket_id)
 
     @staticmethod
     def _context_load(examinee_id: str, group_id: str) -> ExamineeContext:

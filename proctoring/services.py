@@ -21,8 +21,8 @@ from monitoring.messages import CodedError
 from plans.services.lifecycle import (
     ExamineeConnection,
     examinee_connect,
-    examinee_disconnect,
     examinees_connect,
+    examinees_disconnect,
     supervisor_connect,
     supervisor_disconnect,
 )
@@ -55,18 +55,6 @@ def _connect(user_type: str, user_id: str, info: ClientInfo, now: datetime) -> N
         examinee_connect(examinee_id=user_id, ip_addr=info.ip, browser_info=_browser(info), now=now)
     elif user_type == UserType.SUPERVISOR:
         supervisor_connect(supervisor_id=user_id, ip_addr=info.ip, browser_info=_browser(info), now=now)
-
-
-def _disconnect_if_last(user_type: str, user_id: str, now: datetime) -> None:
-    still_open = SocketSession.objects.filter(
-        user_type=user_type, user_id=user_id, session_status=SocketStatusCode.CONNECTED
-    ).exists()
-    if still_open:
-        return
-    if user_type == UserType.EXAMINEE:
-        examinee_disconnect(examinee_id=user_id, now=now)
-    elif user_type == UserType.SUPERVISOR:
-        supervisor_disconnect(supervisor_id=user_id, now=now)
 
 
 def _session_new(
@@ -148,16 +136,54 @@ def examinee_sockets_record(
     return results
 
 
-@transaction.atomic
 def socket_session_close(*, socket_id: str, now: datetime | None = None) -> None:
     """Mark a socket closed; the person is disconnected when it was their last open socket."""
+    socket_sessions_close(socket_ids=[socket_id], now=now)
+
+
+@transaction.atomic
+def socket_sessions_close(*, socket_ids: Sequence[str], now: datetime | None = None) -> int:
+    """socket_session_close for several sockets in one transaction (the sockets of one moment in an
+    ASGI process, answers.connects): the open rows locked and closed with one UPDATE, and the
+    examinees whose last socket it was disconnected together
+    (plans.services.lifecycle.examinees_disconnect). Returns how many sockets were still open.
+
+    Whether an examinee still has another open socket is read once their progress rows are locked
+    (examinees_disconnect's `still_connected`).
+    """
     now = now or timezone.now()
-    session = SocketSession.objects.select_for_update().filter(pk=socket_id).first()
-    if session is None or session.session_status == SocketStatusCode.DISCONNECTED:
-        return
-    session.session_status = SocketStatusCode.DISCONNECTED
-    session.save(update_fields=["session_status"])
-    _disconnect_if_last(session.user_type, session.user_id, now)
+    closing = list(
+        SocketSession.objects.select_for_update()
+        .filter(pk__in=sorted(set(socket_ids)), session_status=SocketStatusCode.CONNECTED)
+        .order_by("pk")
+        .values_list("socket_id", "user_type", "user_id")
+    )
+    if not closing:
+        return 0
+    SocketSession.objects.filter(pk__in=[socket_id for socket_id, _type, _user in closing]).update(
+        session_status=SocketStatusCode.DISCONNECTED
+    )
+    people = sorted({(user_type, user_id) for _socket, user_type, user_id in closing})
+    examinee_ids = [user_id for user_type, user_id in people if user_type == UserType.EXAMINEE]
+    if examinee_ids:
+        examinees_disconnect(
+            examinee_ids=examinee_ids, now=now, still_connected=lambda ids: _open_sessions(UserType.EXAMINEE, ids)
+        )
+    supervisor_ids = [user_id for user_type, user_id in people if user_type == UserType.SUPERVISOR]
+    for supervisor_id in set(supervisor_ids) - _open_sessions(UserType.SUPERVISOR, supervisor_ids):
+        supervisor_disconnect(supervisor_id=supervisor_id, now=now)
+    return len(closing)
+
+
+def _open_sessions(user_type: str, user_ids: list[str]) -> set[str]:
+    """Which of these people still have an open socket."""
+    if not user_ids:
+        return set()
+    return set(
+        SocketSession.objects.filter(
+            user_type=user_type, user_id__in=user_ids, session_status=SocketStatusCode.CONNECTED
+        ).values_list("user_id", flat=True)
+    )
 
 
 def socket_sessions_heartbeat(*, socket_ids: list[str], now: datetime | None = None) -> int:
@@ -187,5 +213,5 @@ def socket_sessions_expire(*, now: datetime | None = None, batch_size: int = 500
     )
     for socket_id, user_type, user_id in stale:
         logger.info("closing stale socket session %s of %s %s", socket_id, user_type, user_id)
-        socket_session_close(socket_id=socket_id, now=now)
+    socket_sessions_close(socket_ids=[socket_id for socket_id, _type, _user in stale], now=now)
     return len(stale)

@@ -1042,16 +1042,57 @@ def examinee_disconnect(*, examinee_id: str, actor: str | None = None, now: date
     The exam status does not change: the clock runs on and the deadlines apply as to anybody.
     No savepoint of its own inside a caller's transaction, as examinee_connect.
     """
-    actor = _actor_check(actor or f"examinee:{examinee_id}")
+    result = examinees_disconnect(examinee_ids=[examinee_id], actor=actor, now=now)[examinee_id]
+    if isinstance(result, CodedError):
+        raise result
+    return result
+
+
+@transaction.atomic(savepoint=False)
+def examinees_disconnect(
+    *,
+    examinee_ids: Sequence[str],
+    actor: str | None = None,
+    now: datetime | None = None,
+    still_connected: Callable[[list[str]], set[str]] | None = None,
+) -> dict[str, ExamineeProgress | CodedError]:
+    """examinee_disconnect for several examinees in one transaction, in a fixed number of statements
+    whatever their number (the groups locked, the examinees locked, one counter UPDATE per group,
+    one UPDATE of the examinees' rows, one INSERT of the transitions): the sockets of a whole exam
+    hall close together when its network drops, and an ASGI process closes them together
+    (answers.connects) instead of one transaction each.
+
+    `still_connected`, called once the rows are locked, names the examinees to leave connected
+    (those with another open socket: a connect holds the same locks until its socket is recorded,
+    so it is either seen by this call or comes after it).
+
+    Returns each examinee's progress row, or EXAM_NOT_FOUND for one without (that one alone).
+    """
     now = now or timezone.now()
-    group, progress = _examinee_locked(examinee_id=examinee_id)
-    if progress.conn_status_code == ConnectionStatus.DISCONNECTED:
-        return progress
-    record = _connection_move(progress=progress, action=TransitionAction.DISCONNECT, actor=actor, now=now)
-    progress.save(update_fields=["conn_status_code"])
-    GroupProgress.objects.filter(pk=group.pk).update(connected_examinee_cnt=F("connected_examinee_cnt") - 1)
-    _records_save([record])
-    return progress
+    groups = {group.pk for group in examinees_group_progress_lock(examinee_ids=examinee_ids)}
+    progresses = {progress.pk: progress for progress in examinee_progress_lock(examinee_ids=examinee_ids)}
+    staying = still_connected(sorted(progresses)) if still_connected is not None and progresses else set()
+    results: dict[str, ExamineeProgress | CodedError] = {}
+    records: list[StatusTransition] = []
+    moved: list[ExamineeProgress] = []
+    disconnected: Counter[str] = Counter()
+    for examinee_id in examinee_ids:
+        progress = progresses.get(examinee_id)
+        if progress is None or progress.group_id not in groups:
+            results[examinee_id] = CodedError(Msg.EXAM_NOT_FOUND, detail=f"examinee {examinee_id}")
+            continue
+        results[examinee_id] = progress
+        if progress.conn_status_code == ConnectionStatus.DISCONNECTED or examinee_id in staying:
+            continue  # already (or named twice in this call), or still on another socket
+        who = _actor_check(actor or f"examinee:{examinee_id}")
+        records.append(_connection_move(progress=progress, action=TransitionAction.DISCONNECT, actor=who, now=now))
+        moved.append(progress)
+        disconnected[progress.group_id] += 1
+    for group_id, count in sorted(disconnected.items()):
+        GroupProgress.objects.filter(pk=group_id).update(connected_examinee_cnt=F("connected_examinee_cnt") - count)
+    rows_update(moved, fields=["conn_status_code"])
+    _records_save(records)
+    return results
 
 
 def examinee_sheet_submit(
