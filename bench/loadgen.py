@@ -651,7 +651,10 @@ class Examinee:
         options = self.run.options
         loop = asyncio.get_running_loop()
         interval, beat = options.interval, options.heartbeat
-        next_sync = loop.time() + (0.0 if options.closed else self.rng.uniform(0, interval))
+        # The first answer comes after the examinee has read the question (--first-answer-after, half to
+        # one and a half times that), then every interval; a page's heartbeats start at once.
+        think = options.first_answer_after * self.rng.uniform(0.5, 1.5)
+        next_sync = loop.time() + (0.0 if options.closed else think + self.rng.uniform(0, interval))
         next_beat = loop.time() + self.rng.uniform(0, beat)
         while not stop.is_set():
             due = min(next_sync, next_beat)
@@ -1148,6 +1151,13 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=5.0, help="Seconds between ready and the measurement.")
     parser.add_argument("--interval", type=float, default=5.0, help="Seconds between saves (jittered +-20 %%).")
     parser.add_argument("--heartbeat", type=float, default=25.0, help="Seconds between heartbeats (+-20 %%).")
+    parser.add_argument(
+        "--first-answer-after",
+        type=float,
+        default=0.0,
+        help="Seconds from ready to an examinee's first answer (x 0.5-1.5): reading the first question at "
+        "an exam's start. 0: at once (an exam in progress).",
+    )
     parser.add_argument("--target", choices=sorted(TARGET_PATHS), default="exam")
     parser.add_argument("--herd", action="store_true", help="Everybody signs in, connects and recovers at once.")
     parser.add_argument("--closed", action="store_true", help="Send the next save as soon as the last is answered.")

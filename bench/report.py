@@ -76,10 +76,10 @@ def plots_make(results: dict[str, Any], plots: Path) -> dict[str, str]:
             )
             axis.plot(sizes, [run["ack_p50_ms"] for run in steady], "o--", color="tab:blue", alpha=0.6,
                       label="our path, p50 (steady)")  # fmt: skip
-        for processes, runs in steady_by_processes(scenarios).items():
-            if processes > 1:
+        for label, runs in steady_by_design(scenarios).items():
+            if label != ONE_DAPHNE:
                 axis.plot([run["examinees"] for run in runs], [run["ack_p99_ms"] for run in runs], "^-",
-                          color="tab:purple", label=f"our path, p99 (steady, daphne × {processes})")  # fmt: skip
+                          label=f"our path, p99 (steady, {label})")  # fmt: skip
         for target, color, label in (("exam", "tab:green", "our path"), ("naive", "tab:red", "naive design")):
             steps = (ramps.get(target) or {}).get("steps") or []
             if steps:
@@ -222,14 +222,23 @@ def steady_table(runs: list[dict[str, Any]]) -> str:
     return head + "\n" + "\n".join(rows)
 
 
-def steady_by_processes(scenarios: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
-    """The steady runs by number of daphne processes sharing one port (1: the `steady` scenario)."""
-    grouped: dict[int, list[dict[str, Any]]] = {}
+ONE_DAPHNE = "daphne × 1"
+
+
+def design_label(run: dict[str, Any]) -> str:
+    """The server a run was served by: "daphne × 1", "uvicorn × 2" (runs before --servers were daphne)."""
+    return f"{run.get('server', 'daphne')} × {run.get('processes', 1)}"
+
+
+def steady_by_design(scenarios: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The steady runs by server and number of its processes sharing one port (daphne × 1: the
+    `steady` scenario first)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
     for run in [*(scenarios.get("steady") or []), *(scenarios.get("steady_processes") or [])]:
-        grouped.setdefault(run.get("processes", 1), []).append(run)
+        grouped.setdefault(design_label(run), []).append(run)
     for runs in grouped.values():
         runs.sort(key=lambda run: run["examinees"])
-    return dict(sorted(grouped.items()))
+    return dict(sorted(grouped.items(), key=lambda item: (item[0] != ONE_DAPHNE, item[0])))
 
 
 def steady_run_within(run: dict[str, Any]) -> bool:
@@ -596,17 +605,17 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
     # Targets ---------------------------------------------------------------------------------
     lines += ["### Targets of issue 5 in this run", ""]
     lines += ["| target | measured | verdict |", "| --- | --- | --- |"]
-    by_processes = steady_by_processes(scenarios)
-    if by_processes:
-        largest_runs = {processes: runs[-1] for processes, runs in by_processes.items()}
+    by_design = steady_by_design(scenarios)
+    if by_design:
+        largest_runs = {label: runs[-1] for label, runs in by_design.items()}
         reached = max(run["examinees"] for run in largest_runs.values()) >= 10000
-        ok = any(steady_run_holds(run) for runs in by_processes.values() for run in runs)
+        ok = any(steady_run_holds(run) for runs in by_design.values() for run in runs)
         verdict = holds(ok) if reached else "**not shown** (10,000 not reached)"
         measured = "; ".join(
-            f"daphne × {processes}, largest run {fmt(run['examinees'])} ({fmt(run.get('ready'))} got in): p99 ack "
+            f"{label}, largest run {fmt(run['examinees'])} ({fmt(run.get('ready'))} got in): p99 ack "
             f"{fmt(run['ack_p99_ms'], 1)} ms, p99 commit lag {fmt(run['commit_lag_p99_ms'])} ms, errors "
             f"{errors_text(run.get('errors'))}, lost {fmt(run.get('lost'))}"
-            for processes, run in largest_runs.items()
+            for label, run in largest_runs.items()
         )
         lines.append(
             f"| 10,000 examinees, 5 s saves: p99 ack ≤ 100 ms, p99 commit lag ≤ 2 s, errors 0, lost 0 "
@@ -618,7 +627,7 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
         ok = any(run.get("examinees", 0) >= 10000 and herd_run_holds(run) for run in herds)
         verdict = holds(ok) if largest >= 10000 else f"**not shown** (herd of {fmt(largest)})"
         measured = "; ".join(
-            f"daphne × {run.get('processes', 1)}: {fmt(run.get('ready'))} of {fmt(run.get('examinees'))} in "
+            f"{design_label(run)}: {fmt(run.get('ready'))} of {fmt(run.get('examinees'))} in "
             f"{fmt(run.get('ready_seconds'), 1)} s, errors {errors_text(run.get('errors_while_starting'))}"
             for run in herds
         )
@@ -714,11 +723,11 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
             "",
         ]
         lines += no_pool_lines(scenarios.get("steady_no_pool") or {}, steady)
-        for processes, runs in by_processes.items():
-            if processes > 1:
+        for label, runs in by_design.items():
+            if label != ONE_DAPHNE:
                 lines += [
-                    f"The same load on daphne × {processes} sharing one port (`--steady-processes`); the daphne "
-                    "columns are the processes' sums:",
+                    f"The same load on {label} sharing one port (`--steady-processes`, `--servers`); the daphne "
+                    f"columns are the sums of the {label.split(' ')[0]} processes:",
                     "",
                     steady_table(runs),
                     "",
@@ -732,18 +741,21 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
     if herds:
         lines += ["### Exam-start herd", ""]
         lines += [
-            "All the run's examinees start together (no pacing): sign-in over HTTP, socket, `recover`.",
+            "All the run's examinees start together (no pacing): sign-in over HTTP, socket, `recover`. Each page",
+            "sends a heartbeat from then on, and its first answer once the examinee has read the first question:",
+            f"{fmt(herds[-1].get('first_answer_after', 0), 0)} s (× 0.5–1.5) after it was ready (`--herd-first-answer`;"
+            " 0 in runs before it), then every 5 s.",
             "",
-            "| daphne processes | examinees | all ready after (s) | per examinee p50 / p99 (s) "
+            "| server | examinees | all ready after (s) | per examinee p50 / p99 (s) "
             "| of which signed in p50 / p99 (s) | recover p99 (ms) "
             "| told to come back (SYS-005), mean wait (s) "
-            "| errors while starting | daphne CPU % while starting | PostgreSQL CPU % |",
-            "| ---: | ---: | ---: | --- | --- | ---: | --- | --- | ---: | ---: |",
+            "| errors while starting | server CPU % while starting | PostgreSQL CPU % |",
+            "| --- | ---: | ---: | --- | --- | ---: | --- | --- | ---: | ---: |",
         ]
         for run in herds:
             servers = run.get("servers_after_ready") or {}
             lines.append(
-                f"| {run.get('processes', 1)} | {fmt(run.get('examinees'))} ({fmt(run.get('ready'))} ready) "
+                f"| {design_label(run)} | {fmt(run.get('examinees'))} ({fmt(run.get('ready'))} ready) "
                 f"| {fmt(run.get('ready_seconds'), 1)} "
                 f"| {fmt(run.get('ready_p50_s'), 2)} / {fmt(run.get('ready_p99_s'), 2)} "
                 f"| {fmt(run.get('signed_in_p50_s'), 2)} / {fmt(run.get('signed_in_p99_s'), 2)} "
@@ -760,8 +772,8 @@ def section_text(results: dict[str, Any], made: dict[str, str]) -> str:
             "later (SYS-005 with `retryAfter`, close 4503: `answers/admission.py`). The generator waits that out",
             'as the page does; it is not an error. Runs before the gate show "–" there.',
             "",
-            "More than one process: daphne × N accept from one listening socket (`--fd`), as in the asgi",
-            "scenario; the CPU column is all of them together (100 % = one core).",
+            "More than one process: daphne × N accept from one listening socket (`--fd`) and uvicorn × N is its",
+            "`--workers N`, as in the asgi scenario; the CPU column is all of them together (100 % = one core).",
             "",
         ]
         if "herd" in made:
@@ -1158,8 +1170,7 @@ def gap_lines(results: dict[str, Any]) -> list[str]:
             "  speed changes between sessions: absolute figures scale with it, the ratios measured side by side",
             "  in one scenario (compare, flush) carry over.",
         ]
-    by_processes = steady_by_processes(scenarios)
-    for processes, runs in by_processes.items():
+    for label, runs in steady_by_design(scenarios).items():
         holding = [run for run in runs if steady_run_within(run)]
         largest = runs[-1]
         held = "No run holds every bound"
@@ -1168,7 +1179,7 @@ def gap_lines(results: dict[str, Any]) -> list[str]:
             held = f"{fmt(best['examinees'])} examinees hold every bound (p99 ack {fmt(best['ack_p99_ms'], 1)} ms)"
         cpu = _cpu_text(largest)
         lines += [
-            f"- **The steady exam on daphne × {processes}.** {held}. The largest run, {fmt(largest['examinees'])},"
+            f"- **The steady exam on {label}.** {held}. The largest run, {fmt(largest['examinees'])},"
             f" got {fmt(largest.get('ready'))} in before the start deadline, with p99 ack"
             f" {fmt(largest['ack_p99_ms'], 1)} ms, p99 commit lag {fmt(largest['commit_lag_p99_ms'])} ms, errors"
             f" {errors_text(largest.get('errors'))} and lost {fmt(largest.get('lost'))}"
@@ -1177,7 +1188,7 @@ def gap_lines(results: dict[str, Any]) -> list[str]:
     for run in herd_runs(scenarios):
         rate = (run.get("ready") or 0) / run["ready_seconds"] if run.get("ready_seconds") else None
         lines.append(
-            f"- **The herd of {fmt(run.get('examinees'))} on daphne × {run.get('processes', 1)}:**"
+            f"- **The herd of {fmt(run.get('examinees'))} on {design_label(run)}:**"
             f" {fmt(run.get('ready'))} ready after {fmt(run.get('ready_seconds'), 1)} s ({fmt(rate, 1)} a second,"
             f" where 10,000 in 60 s needs 167), the generator's sign-ins p50 {fmt(run.get('signed_in_p50_s'), 1)} s,"
             f" errors {errors_text(run.get('errors_while_starting'))}."

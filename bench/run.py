@@ -336,18 +336,20 @@ class Bench:
         self.results["scenarios"]["steady"] = runs
         # The same load on daphne × N sharing one port (--steady-processes): the lever the herd
         # profile points to, since each process's ORM and protocol work runs under its own GIL.
-        for processes in options.steady_processes:
-            for size in options.steady_processes_sizes:
-                connect_seconds = size / options.connect_rate + 60
-                self.seed(size, seconds_needed=connect_seconds + options.duration + 60)
-                self.services_start(server="daphne", processes=processes)
-                report = self.loadgen(
-                    f"steady-{size}-x{processes}", examinees=size, duration=options.duration,
-                    args=self.paced_start_args(),
-                )  # fmt: skip
-                lean = asgi_as_daphne(self.lean(report))
-                lean["processes"] = processes
-                self.results["scenarios"].setdefault("steady_processes", []).append(lean)
+        # Each of --servers (daphne, and uvicorn as the asgi scenario starts it) at each of these sizes.
+        for server in options.servers:
+            for processes in options.steady_processes:
+                for size in options.steady_processes_sizes:
+                    connect_seconds = size / options.connect_rate + 60
+                    self.seed(size, seconds_needed=connect_seconds + options.duration + 60)
+                    self.services_start(server=server, processes=processes)
+                    report = self.loadgen(
+                        f"steady-{size}-{server}-x{processes}", examinees=size, duration=options.duration,
+                        args=self.paced_start_args(),
+                    )  # fmt: skip
+                    lean = asgi_as_daphne(self.lean(report))
+                    lean["processes"], lean["server"] = processes, server
+                    self.results["scenarios"].setdefault("steady_processes", []).append(lean)
         if options.no_pool_size:
             # What the connection pool buys: the same run with Django's psycopg pool off
             # (DATABASE_POOL_MAX_SIZE=0) and no persistent connections, one connection per database call.
@@ -370,29 +372,30 @@ class Bench:
         """The exam-start herd on one daphne (profiled), then on daphne × N sharing one port
         (--herd-processes), each on a fresh seed so that every run begins the same waiting examinees."""
         options = self.options
-        runs = [(options.herd, processes) for processes in options.herd_processes]
+        runs = [(options.herd, processes, "daphne") for processes in options.herd_processes]
         if options.herd_target > options.herd:
-            # The target's own size once, on the most processes (it is a run of its own, never profiled).
-            runs.append((options.herd_target, max(options.herd_processes)))
-        for number, (size, processes) in enumerate(runs):
+            # The target's own size once per server, on the most processes (runs of their own, never profiled).
+            runs += [(options.herd_target, max(options.herd_processes), server) for server in options.servers]
+        for number, (size, processes, server) in enumerate(runs):
             self.seeded = 0  # a fresh seed: the previous herd's examinees have begun
             self.seed(size, seconds_needed=600)
-            name = f"herd-{size}" if processes == 1 else f"herd-{size}-x{processes}"
-            profiled = processes == 1 and size == options.herd
+            name = f"herd-{size}" if processes == 1 and server == "daphne" else f"herd-{size}-{server}-x{processes}"
+            profiled = processes == 1 and size == options.herd and server == "daphne"
             if profiled:
                 self.services_start()
                 self.profile_start(name, key="daphne_herd")
             else:
-                self.services_start(server="daphne", processes=processes)
+                self.services_start(server=server, processes=processes)
             report = self.loadgen(
                 name, examinees=size, duration=20,
                 args=["--herd", "--warmup", "0", "--connect-concurrency", str(size), "--open-timeout", "120",
-                      "--attempts", "8"],
+                      "--attempts", "8", "--first-answer-after", str(options.herd_first_answer)],
             )  # fmt: skip
             if profiled:
                 self.profile_wait()
             lean = self.lean(report)
-            lean["processes"] = processes
+            lean["processes"], lean["server"] = processes, server
+            lean["first_answer_after"] = options.herd_first_answer
             lean["ready_times"] = sorted(report.get("ready_times", []))
             if processes > 1:
                 asgi_as_daphne(lean, key="servers_after_ready")
@@ -800,6 +803,19 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--herd-processes", default="1,2",
                         help="The herd once per number of daphne processes on one port (1 is profiled).")  # fmt: skip
+    parser.add_argument(
+        "--herd-first-answer",
+        type=float,
+        default=30.0,
+        help="Seconds from ready to each examinee's first answer in the herd (x 0.5-1.5): the page shows the "
+        "first question after recover, and it is read before it is answered.",
+    )
+    parser.add_argument(
+        "--servers",
+        default="daphne,uvicorn",
+        help="ASGI servers of the several-process steady runs and of the herd of --herd-target (as the asgi "
+        "scenario starts them).",
+    )
     parser.add_argument("--reconnect-size", type=int, default=1000, help="Examinees connected when daphne is killed.")
     parser.add_argument("--reconnect-seconds", type=float, default=120,
                         help="Measured seconds of the reconnect run (the kill is in it).")  # fmt: skip
@@ -832,6 +848,9 @@ def options_parse(argv: list[str] | None = None) -> argparse.Namespace:
     options.steady_processes_sizes = [
         int(count) for count in options.steady_processes_sizes.split(",") if count.strip()
     ]
+    options.servers = [name.strip() for name in options.servers.split(",") if name.strip()]
+    if set(options.servers) - {"daphne", "uvicorn"}:
+        parser.error(f"unknown servers: {options.servers}")
     return options
 
 

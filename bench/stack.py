@@ -65,7 +65,13 @@ def database_drop(admin_url: str, name: str) -> None:
         connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def listening_socket(port: int = 0, backlog: int = 4096) -> socket.socket:
+# Connections waiting to be accepted by the ASGI servers: an exam-start herd opens thousands at once, and
+# uvicorn's default of 2,048 overflowed (about 1,900 WS-CONNECT of a herd of 10,000 on uvicorn × 2); the
+# kernel caps it at net.core.somaxconn (4,096 here). daphne × N shares a socket bound with it too.
+LISTEN_BACKLOG = 4096
+
+
+def listening_socket(port: int = 0, backlog: int = LISTEN_BACKLOG) -> socket.socket:
     """A listening TCP socket on 127.0.0.1, inheritable, for several server processes to accept from (`--fd`)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -346,7 +352,8 @@ class Stack:
             port = port or free_port()
             args = [executable("uvicorn"), "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
                     "--http", "httptools", "--ws", "websockets-sansio", "--ws-max-size", WEBSOCKET_LIMIT,
-                    "--lifespan", "off", "--no-access-log", "--log-level", "info"]  # fmt: skip
+                    "--backlog", str(LISTEN_BACKLOG), "--lifespan", "off", "--no-access-log",
+                    "--log-level", "info"]  # fmt: skip
             if processes > 1:
                 args += ["--workers", str(processes)]
             services.append(self.start("uvicorn", [*args, app]))

@@ -214,11 +214,12 @@ def test_the_herd_shows_each_number_of_processes_and_holds_only_if_one_run_of_10
 
     # then
     assert (
-        "| 1 | 2,000 (1,300 ready) | 58.4 | 56.40 / 57.90 | – / – | 900 | – | START-FAILED ×700 | 80.0 | 20.0 |"
-        in small
+        "| daphne × 1 | 2,000 (1,300 ready) | 58.4 | 56.40 / 57.90 | – / – | 900 | – "
+        "| START-FAILED ×700 | 80.0 | 20.0 |" in small
     )
     assert (
-        "| 2 | 2,000 (2,000 ready) | 34.6 | 32.60 / 34.10 | 8.20 / 20.10 | 900 | 40, 2.5 | 0 | 160.0 | 20.0 |" in small
+        "| daphne × 2 | 2,000 (2,000 ready) | 34.6 | 32.60 / 34.10 | 8.20 / 20.10 | 900 | 40, 2.5 | 0 | 160.0 | 20.0 |"
+        in small
     )
     assert "daphne × 2: 2,000 of 2,000 in 34.6 s, errors 0 | **not shown** (herd of 2,000) |" in small
     assert "daphne × 2: 10,000 of 10,000 in 34.6 s, errors 0 | **holds** |" in full
@@ -352,7 +353,28 @@ def test_the_herd_target_is_judged_on_the_run_of_10000_not_on_a_smaller_one_that
     text = section_text(results, {})
     # then
     assert "daphne × 2: 9,000 of 10,000 in 61.0 s, errors 0 | **missed** |" in text
-    assert "| 2 | 10,000 (9,000 ready) | 61.0 |" in text
+    assert "| daphne × 2 | 10,000 (9,000 ready) | 61.0 |" in text
+
+
+def test_a_herd_of_10000_that_holds_on_another_server_is_named_by_it_and_holds_the_target():
+    # given: the herd of 10,000 once per server (--servers): daphne × 2 misses, uvicorn × 2 holds
+    results = {
+        "date": "2026-12-08 09:00 KST", "command": "bench/run.py --scenarios herd", "machine": {"nproc": "2"},
+        "scenarios": {
+            "herd": _herd_run(2000, 2000, 20.0, 1, {}),
+            "herd_processes": [
+                _herd_run(10000, 8000, 130.0, 2, {"SYS-001": 300}),
+                {**_herd_run(10000, 10000, 52.5, 2, {}), "server": "uvicorn", "first_answer_after": 30.0},
+            ],
+        },
+    }  # fmt: skip
+    # when
+    text = section_text(results, {})
+    # then
+    assert "| uvicorn × 2 | 10,000 (10,000 ready) | 52.5 |" in text
+    assert "uvicorn × 2: 10,000 of 10,000 in 52.5 s, errors 0 | **holds** |" in text
+    assert "daphne × 2: 8,000 of 10,000 in 130.0 s, errors SYS-001 ×300" in text
+    assert "its first answer once the examinee has read the first question:\n30 s (× 0.5–1.5)" in text
 
 
 def test_a_ramp_whose_naive_side_held_the_top_step_measures_no_ratio():
