@@ -1123,6 +1123,37 @@ WHERE_THE_TIME_GOES = [
     "   baseline 0.47-0.48 (median of 4 rounds 0.472) before, 0.48-0.53 (0.511) after; the flush",
     "   scenario alone (`bench/run.py --scenarios flush --repeats 5 --no-doc`, 17:40 UTC) 49.6 %",
     "   (runs 42-58 %).",
+    "33. **The admission gate sized to the batches behind it** (2026-12-08): 200 examinees of a process",
+    "   between connect and first `recover` (was 24) and 60 s of wait in line (was 20 s). The connects and",
+    "   recovers go to the database in batches of up to 50, two at a time, so 24 never filled one, and the",
+    "   gate's rate (its places over the time a holder takes) sent most of a herd away to come back 20 s",
+    "   later while the process idled. Herd of 2,000 on one daphne (a lab stack of `bench/stack.py`, the",
+    "   same generator): 64.7 s with 2,389 sent away, then 20.3 s with none.",
+    "34. **Sign-ins checked together** (`plans.services.access.examinees_authenticate`, 2026-12-08): the",
+    "   sign-ins of the same moment in a process are one query on one database thread (up to 100), reading",
+    "   only the sign-in's columns; each was its own thread hop, pool checkout and ORM query with two joins.",
+    "   2,000 sign-ins from a raw-HTTP client on one daphne: 225-273 a second at 97 % CPU, then 560-600;",
+    "   PostgreSQL 10 % to 1 %.",
+    "35. **Connects save their rows with one UPDATE ... FROM unnest** (`exam_platform.db.rows_update`,",
+    "   2026-12-08) instead of `bulk_update`, whose `CASE WHEN` per row and field was built in Python (a",
+    "   fifth of daphne's samples while 2,000 examinees connected). 2,000 connects and recovers on one",
+    "   daphne: 232 a second, then 356; with item 34 the herd of 2,000 on one daphne took 13.3 s.",
+    "36. **Socket closes recorded together** (`answers.connects.close_batch`, 2026-12-08): one transaction",
+    "   for the closes of the moment instead of one each; 3,000 closes had kept one daphne's database",
+    "   threads busy for tens of seconds, with the next connects waiting behind them.",
+    "37. **The generator's HTTP clients** (2026-12-08): one TLS context for all (each of the 157 clients of",
+    "   a herd of 10,000 loaded the CA store, 5 s of the generator's CPU before its first sign-in), and",
+    "   sniffio installed (httpcore imports it on every request; missing, each import searched sys.path:",
+    "   14 % of the generator's CPU in that herd).",
+    "38. **The herd's first answers after reading, and both servers** (2026-12-08): a page's first answer",
+    "   now comes `--herd-first-answer` (30 s × 0.5-1.5) after it is ready, where it came within 5 s; the",
+    "   target's herd and the several-process steady runs run on daphne and uvicorn (`--servers`); uvicorn",
+    "   listens with a backlog of 4,096, as daphne's shared socket does (at its default of 2,048 a herd of",
+    "   10,000 overflowed the accept queue: about 1,900 WS-CONNECT). In the lab after items 33-37, the herd",
+    "   of 10,000 with answers from the first seconds took 86-135 s on daphne × 2 and 148 s on uvicorn × 2,",
+    "   with SYS-001 and sent-away pages: the first ready examinees' saves (2 ms of CPU each, all processes",
+    "   together) took the CPU the others needed to start. With the first answer after 30 s, uvicorn × 2 got",
+    "   all 10,000 ready in 52.5 s without an error, and daphne × 2 (no answers for 60 s) in 80 s.",
     "",
     "Runs dated before an item above measured the code without it: the date and commit of this run are at",
     "the top of this section.",
@@ -1151,6 +1182,41 @@ def _cpu_text(run: dict[str, Any]) -> str:
         return ""
     total = sum(value for _label, value in known)
     return f"{fmt(total)} % of the machine's 200 % (" + ", ".join(f"{label} {fmt(v)} %" for label, v in known) + ")"
+
+
+CAPACITY_PARTS = (("daphne", "the server"), ("loadgen", "the generator"), ("postgres", "PostgreSQL"),
+                  ("worker", "the worker"), ("redis", "Redis"))  # fmt: skip
+TARGET_SAVES_PER_SECOND = 2000  # 10,000 examinees, one save every 5 s
+
+
+def capacity_line(runs: list[dict[str, Any]]) -> str | None:
+    """What each further save costs in CPU over all the processes, from the two largest steady runs of
+    one server that got everybody in, and what 10,000 examinees would need at that cost."""
+    full = [run for run in runs if (run.get("ready") or 0) >= run["examinees"] and run.get("saves_per_second")]
+    if len(full) < 2:
+        return None
+    small, large = full[-2], full[-1]
+    saves = large["saves_per_second"] - small["saves_per_second"]
+    if saves <= 0:
+        return None
+    parts = []
+    for name, label in CAPACITY_PARTS:
+        before, after = server(small, name, "cpu_percent"), server(large, name, "cpu_percent")
+        if before is not None and after is not None:
+            parts.append((label, (after - before) * 10 / saves, after))  # 1 % of a core for a second = 10 ms
+    if not parts:
+        return None
+    per_save = sum(ms for _label, ms, _after in parts)
+    used = sum(after for _label, _ms, after in parts)
+    needed = used + (TARGET_SAVES_PER_SECOND - large["saves_per_second"]) * per_save / 10
+    return (
+        f"- **Capacity on {design_label(large)}.** From {fmt(small['examinees'])} to {fmt(large['examinees'])}"
+        f" examinees ({fmt(small['saves_per_second'])} to {fmt(large['saves_per_second'])} saves/s) each further"
+        f" save cost {per_save:.2f} ms of CPU over all the processes ("
+        + ", ".join(f"{label} {ms:.2f} ms" for label, ms, _after in parts)
+        + f"). At that cost 10,000 examinees ({fmt(TARGET_SAVES_PER_SECOND)} saves/s) need about"
+        f" {fmt(needed)} % of CPU, where the machine has 200 % and a p99 of 100 ms needs some of it idle."
+    )
 
 
 def gap_lines(results: dict[str, Any]) -> list[str]:
@@ -1185,6 +1251,10 @@ def gap_lines(results: dict[str, Any]) -> list[str]:
             f" {errors_text(largest.get('errors'))} and lost {fmt(largest.get('lost'))}"
             + (f"; its CPU columns add up to {cpu}." if cpu else "."),
         ]
+    one = steady_by_design(scenarios).get(ONE_DAPHNE) or []
+    capacity = capacity_line(one)
+    if capacity:
+        lines.append(capacity)
     for run in herd_runs(scenarios):
         rate = (run.get("ready") or 0) / run["ready_seconds"] if run.get("ready_seconds") else None
         lines.append(
@@ -1232,17 +1302,19 @@ GAP_CAUSES = [
     "  share two cores; the CPU columns add up to the machine. Above a few thousand examinees the load",
     "  generator alone (thousands of Python sockets) takes a large share, so the figures are a lower bound",
     "  for the server.",
-    "- **Connects are the herd's limit, and the steady exam's too.** The steady runs offer 100 new examinees",
-    '  a second; one daphne gets them ready at a few dozen a second (see "in / ready after"), so above a few',
-    "  thousand the start deadline, not the saves, decides how many are in. Items 11-13 and 17 above made",
-    "  a start one query at sign-in and a share of one transaction at connect; what is left is CPU per",
-    "  start in every process. Far past its capacity the start path collapses rather than queues: refused",
-    "  examinees come back, time out and retry, and each retry costs a sign-in and a connect. A herd run",
-    "  before item 31 also measured the generator's own HTTP pool (its sign-ins p50 above says how much).",
-    "- **The steady exam at 10,000** needs less CPU per save in every process: daphne's own frame handling",
-    "  (twisted/autobahn, which also makes the cyclic garbage: in-process, without daphne, a save leaves",
-    "  none), the generator, and PostgreSQL. SYS-001 there is Redis not answering within 2 s: the page",
-    "  keeps those changes and sends them again (lost 0).",
+    "- **CPU per start and per save.** After items 33-37 a start costs one daphne about 1.7 ms of CPU to",
+    "  sign in and 2.8 ms to connect and recover (raw clients, one daphne alone), and the generator about 1",
+    "  ms and 2-3 ms more; a save costs about 2 ms of CPU over all the processes (see the capacity bullet",
+    "  above). A herd of 10,000 is therefore about 45 s of server CPU and 30 s of generator CPU before its",
+    "  first save, on two cores, and every examinee already in adds 0.4 ms of CPU a second with its saves.",
+    "  Far past its capacity the start path collapses rather than queues: Redis replies wait for a busy",
+    "  event loop past the 2 s timeout (SYS-001), pages are sent away and come back (each a new socket),",
+    "  and a page that waits too long for its `recover` starts again (START-FAILED).",
+    "- **The steady exam at 10,000** needs less CPU per save in every process: the ASGI server's frame",
+    "  handling and socket writes (twisted/autobahn registers and unregisters every write with epoll:",
+    "  three system calls an outgoing frame, on a machine where a system call costs tens of",
+    "  microseconds), the generator (a Python websockets client per examinee), and PostgreSQL. SYS-001",
+    "  there is Redis not answering within 2 s: the page keeps those changes and sends them again (lost 0).",
     "- **5 × naive.** At 0.2 saves a second per examinee the naive design's upserts stay within",
     "  PostgreSQL's reach until the machine as a whole is saturated; for 5 × ours would have to hold five",
     "  times the naive design's largest step within 100 ms on the same two cores, which the steady",
@@ -1268,10 +1340,9 @@ GAP_CAUSES = [
     "  (`answers.keys.NAVIGATION_KEEP`), full after about 6 minutes; the soak table above says whether",
     "  everything is flat after that.",
     "- **The ASGI server's own cost per frame** (twisted/autobahn in daphne) is a large part of the event",
-    "  loop's samples; the asgi table shows what another server and a second process on the same port buy.",
-    "  At the steady target's size uvicorn did not do better: one short run of 10,000 on uvicorn × 2",
-    "  (2026-11-25, the code of items 24-26, not part of this run) got 7,680 in before the start deadline, p99",
-    "  ack 521 ms and p99 commit lag 1.4 s, where daphne × 2 got all 10,000 in in the run of 6c2bfdb.",
+    "  loop's samples; the asgi table, the herd and the several-process steady runs show what uvicorn (uvloop,",
+    "  httptools, the websockets sans-I/O protocol) and a second process on the same port buy for the same",
+    "  application.",
     "- **The compare rounds are not CPU-bound in daphne.** In a py-spy profile of a round (`--idle`) the",
     "  event loop waited in `select` 13 % of the time and daphne used 82-86 % of its core, against the",
     "  echo's 97 %: with 100 closed-loop sockets, at most four save pipelines in flight and Redis,",

@@ -3,6 +3,7 @@ render this run's numbers and ratios; the recovery curve counts each examinee on
 
 from bench.report import (
     asgi_lines,
+    capacity_line,
     no_pool_lines,
     reconnect_lines,
     recovery_curve,
@@ -431,3 +432,27 @@ def test_the_gap_bullets_quote_this_runs_figures():
     assert "ours held 1,000 examinees and the naive design 1,000" in gaps
     assert "At the next step, 1,500, ours had p50 9.5 ms and p99 240 ms, the naive design p50 2,100.0 ms" in gaps
     assert "made 9,100 changes/s against the baseline's 20,000: 46 %" in gaps
+
+
+def test_the_capacity_bullet_gives_the_cpu_of_a_further_save_and_what_10000_would_need():
+    """From the two largest runs that got everybody in: each component's extra CPU over the extra saves
+    (1 % of a core for a second is 10 ms), summed, and the CPU 2,000 saves/s would take at that cost; a
+    run that did not get everybody in is left out."""
+    # given: 2,000 (400 saves/s) and 5,000 (1,000 saves/s) in; 10,000 did not get in
+    small, large, partial = (
+        steady_run(2000, 50.0, 40.0, 10.0),
+        steady_run(5000, 200.0, 70.0, 16.0),
+        steady_run(10000, 900.0, 80.0, 20.0),
+    )
+    partial["ready"] = 7000
+    # when
+    text = capacity_line([small, large, partial])
+    # then: the server (70 - 40) * 10 / 600 = 0.50 ms, PostgreSQL (16 - 10) * 10 / 600 = 0.10 ms;
+    # 86 % + 1,000 more saves/s * 0.60 ms / 10 = 146 %
+    assert text == (
+        "- **Capacity on daphne × 1.** From 2,000 to 5,000 examinees (400 to 1,000 saves/s) each further save"
+        " cost 0.60 ms of CPU over all the processes (the server 0.50 ms, PostgreSQL 0.10 ms). At that cost"
+        " 10,000 examinees (2,000 saves/s) need about 146 % of CPU, where the machine has 200 % and a p99 of"
+        " 100 ms needs some of it idle."
+    )
+    assert capacity_line([small, partial]) is None
