@@ -170,7 +170,7 @@ def socket_sessions_close(*, socket_ids: Sequence[str], now: datetime | None = N
             examinee_ids=examinee_ids, now=now, still_connected=lambda ids: _open_sessions(UserType.EXAMINEE, ids)
         )
     supervisor_ids = [user_id for user_type, user_id in people if user_type == UserType.SUPERVISOR]
-    for supervisor_id in set(supervisor_ids) - _open_sessions(UserType.SUPERVISOR, supervisor_ids):
+    for supervisor_id in sorted(set(supervisor_ids) - _open_sessions(UserType.SUPERVISOR, supervisor_ids)):
         supervisor_disconnect(supervisor_id=supervisor_id, now=now)
     return len(closing)
 
