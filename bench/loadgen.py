@@ -59,6 +59,7 @@ TARGET_PATHS = {"exam": "/ws/exam/", "echo": "/ws/bench/echo/", "naive": "/ws/be
 REPLY_TIMEOUT_SECONDS = 30.0
 # Connections of one HTTP client's pool (see Run.http_clients_make).
 HTTP_POOL_SIZE = 64
+HTTP_IDLE_SECONDS = 2.0
 # The server's "too many getting ready, come back after retryAfter s" (answers.admission), then close 4503.
 BUSY_CODE = "SYS-005"
 # Error codes after which the page runs `recover` (a stage moved on, the sheet closed or paused).
@@ -870,7 +871,11 @@ class Run:
         HTTP_POOL_SIZE connections. httpcore's pool scans every connection and queued request on each
         request (quadratic: encode/httpcore#1035): one pool of 10,000 kept the generator itself busy
         for minutes, and the sign-ins of a herd of 10,000 came back to it after the server had answered."""
-        limits = httpx.Limits(max_connections=HTTP_POOL_SIZE, max_keepalive_connections=HTTP_POOL_SIZE)
+        # An idle connection is dropped before the server drops it (uvicorn after 5 s, httpx's default too):
+        # at equal times a sign-in sent on a connection the server was closing failed (HTTP-ReadError).
+        limits = httpx.Limits(
+            max_connections=HTTP_POOL_SIZE, max_keepalive_connections=HTTP_POOL_SIZE, keepalive_expiry=HTTP_IDLE_SECONDS
+        )
         count = max(1, math.ceil(self.options.connect_concurrency / HTTP_POOL_SIZE))
         timeout = httpx.Timeout(self.options.open_timeout)
         # One TLS context for all: each client would load the CA store into one of its own (about 30 ms

@@ -401,6 +401,8 @@ def test_the_generators_sign_ins_go_over_small_http_pools():
         run.http_clients = run.http_clients_make()
         try:
             sizes = {client._transport._pool._max_connections for client in run.http_clients}
+            idle = {client._transport._pool._keepalive_expiry for client in run.http_clients}
+            assert idle == {loadgen.HTTP_IDLE_SECONDS} and loadgen.HTTP_IDLE_SECONDS < 5  # uvicorn's keep-alive
             shared = run.http(0) is run.http(len(run.http_clients)) and run.http(0) is not run.http(1 % concurrency)
             return len(run.http_clients), sizes, shared
         finally:
